@@ -1,0 +1,11 @@
+"""learned-index: recursive model indexes with exact lookups.
+
+>>> import numpy as np
+>>> from learned_index import LearnedIndex
+>>> LearnedIndex(np.arange(0, 100, 10)).lower_bound(35)
+4
+"""
+from .index import LearnedIndex
+
+__all__ = ["LearnedIndex"]
+__version__ = "0.1.0"

@@ -1,0 +1,271 @@
+"""``LearnedIndex``: the public face of the recursive model index."""
+import numpy as np
+
+from . import _coerce, rmi, train
+from .models import LEAF_FAMILIES, ROOT_FAMILIES
+from .search import SEARCH_KINDS
+
+DEFAULT_STAGES = ("linear", "linear", "linear")
+DEFAULT_SEARCH = "binary"
+
+
+def default_n_leaves(n):
+    """Leaves for ``n`` keys: about 64 keys per leaf, at most 2**16 (2 MiB of linear leaves)."""
+    return int(min(max(n // 64, 1), 2**16))
+
+
+class LearnedIndex:
+    """A recursive model index (RMI) over a sorted key array, with exact lookups.
+
+    Models predict where a key sits; a search inside the leaf's signed error
+    window, verified at its two ends, returns exactly what
+    ``np.searchsorted(keys, q)`` returns, for present and absent keys alike.
+
+    Parameters
+    ----------
+    keys : array_like
+        1-D keys: uint64, int64, uint32, int32 or float64 (smaller integer and
+        float dtypes are widened). Unsorted input is sorted into a copy;
+        sorted, contiguous input is used without a copy (do not modify it
+        afterwards). Duplicates are allowed. NaN raises ``ValueError``.
+    stages : tuple of str, optional
+        ``(root, leaf)`` or ``(root, middle, leaf)``. Root families: linear,
+        linear_spline, cubic, radix, loglinear, mlp. Middle and leaf families:
+        linear, linear_spline, cubic.
+    n_leaves : int, optional
+        Number of leaf models (default: about one per 64 keys, at most 2**16).
+    search : {"binary", "branchless", "exponential", "linear"}, optional
+        Last-mile search inside the error window.
+    n_mid : int, optional
+        Middle-stage models of a 3-stage index (default: ``sqrt(n_leaves)``).
+    parallel : bool
+        Split array queries across threads (numba ``prange``).
+    mlp_hidden : tuple of int
+        Hidden layer sizes of an ``mlp`` root (0-2 layers, width <= 32).
+    seed : int
+        Seed of the ``mlp`` root's training.
+
+    Notes
+    -----
+    Queries of another dtype than the keys are compared exactly (``-1`` is
+    below every ``uint64`` key, ``2**64`` above, ``3.5`` lies between 3 and 4).
+    NaN or non-numeric queries raise. Build is O(n) after sorting; a lookup is
+    O(1) model evaluation plus O(log w) for an error window of w keys.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from learned_index import LearnedIndex
+    >>> keys = np.array([3, 5, 5, 9, 12], dtype=np.uint64)
+    >>> idx = LearnedIndex(keys)
+    >>> idx.lower_bound(5), idx.upper_bound(5), idx.lower_bound(100)
+    (1, 3, 5)
+    >>> idx.lower_bound(np.array([0, 9, 10], dtype=np.uint64))
+    array([0, 3, 4])
+    >>> idx.contains(9), idx.range(4, 10)
+    (True, (1, 4))
+    """
+
+    def __init__(self, keys, stages=None, n_leaves=None, search=None, n_mid=None,
+                 parallel=False, mlp_hidden=(16,), seed=0):
+        arr, copied = _coerce.as_keys(keys)
+        stages = tuple(stages) if stages is not None else DEFAULT_STAGES
+        if len(stages) not in (2, 3):
+            raise ValueError(f"stages must have 2 or 3 entries, got {stages!r}")
+        if stages[0] not in ROOT_FAMILIES:
+            raise ValueError(f"unknown root family {stages[0]!r}; choose from {ROOT_FAMILIES}")
+        for family in stages[1:]:
+            if family not in LEAF_FAMILIES:
+                raise ValueError(f"unknown leaf family {family!r}; choose from {LEAF_FAMILIES}")
+        search = DEFAULT_SEARCH if search is None else search
+        if search not in SEARCH_KINDS:
+            raise ValueError(f"unknown search {search!r}; choose from {tuple(SEARCH_KINDS)}")
+        n = arr.shape[0]
+        n_leaves = default_n_leaves(n) if n_leaves is None else _positive(n_leaves, "n_leaves")
+        if len(stages) == 3:
+            n_mid = max(1, int(round(n_leaves ** 0.5))) if n_mid is None else _positive(n_mid, "n_mid")
+        else:
+            n_mid = 0
+        view = arr if copied else arr.view()
+        view.flags.writeable = False
+        self.keys_ = view
+        self.stages_ = stages
+        self.search_ = search
+        self.parallel_ = bool(parallel)
+        self._kind = SEARCH_KINDS[search]
+        self._ktype = arr.dtype.type
+        if n:
+            self.model_, info = train.build(arr, stages, n_leaves, n_mid, tuple(mlp_hidden), seed)
+        else:
+            self.model_, info = train._aligned_zeros(rmi.HEADER), {
+                "starts": np.zeros(1, np.int64), "bent": 0, "build_seconds": 0.0}
+        self.n_leaves_ = n_leaves if n else 0
+        self.n_mid_ = n_mid if n else 0
+        self._info = info
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def keys(self):
+        """The sorted keys (read-only view)."""
+        return self.keys_
+
+    @property
+    def nbytes(self):
+        """Bytes of the index structure itself (models, bounds), keys excluded."""
+        return int(self.model_.nbytes)
+
+    def __len__(self):
+        return int(self.keys_.shape[0])
+
+    def __repr__(self):
+        return (f"LearnedIndex(n={len(self)}, dtype={self.keys_.dtype}, stages={self.stages_}, "
+                f"n_leaves={self.n_leaves_}, search={self.search_!r})")
+
+    # ------------------------------------------------------------------ lookups
+    def _bound(self, q, mode):
+        right = mode == _coerce.RIGHT
+        qs = _coerce.scalar(q, self.keys_.dtype, self._ktype) if np.ndim(q) == 0 else None
+        if qs is not None:
+            return rmi.bound_one(self.keys_, self.model_, qs, right, self._kind)
+        qk, mask, value = _coerce.queries(q, self.keys_.dtype, mode)
+        out = np.empty(qk.shape[0], dtype=np.int64)
+        kernel = rmi.bound_many_parallel if self.parallel_ else rmi.bound_many
+        kernel(self.keys_, self.model_, qk, out, right, self._kind)
+        if mask is not None:
+            out[mask] = len(self) if value else 0
+        return int(out[0]) if np.ndim(q) == 0 else out.reshape(np.shape(q))
+
+    def lower_bound(self, q):
+        """First position whose key is ``>= q``: ``np.searchsorted(keys, q, side="left")``.
+
+        Parameters
+        ----------
+        q : int, float or array_like
+            Query or queries.
+
+        Returns
+        -------
+        int, or ndarray of int64 with the shape of ``q``.
+
+        Runtime complexity: O(log w) per query for an error window of w keys.
+        """
+        return self._bound(q, _coerce.LEFT)
+
+    def upper_bound(self, q):
+        """First position whose key is ``> q``: ``np.searchsorted(keys, q, side="right")``.
+
+        Runtime complexity: O(log w) per query.
+        """
+        return self._bound(q, _coerce.RIGHT)
+
+    def contains(self, q):
+        """Whether ``q`` is a key (exact comparison): bool, or a bool array.
+
+        Runtime complexity: O(log w) per query.
+        """
+        qs = _coerce.scalar(q, self.keys_.dtype, self._ktype) if np.ndim(q) == 0 else None
+        if qs is not None:
+            return bool(rmi.contains_one(self.keys_, self.model_, qs, self._kind))
+        qk, mask, _ = _coerce.queries(q, self.keys_.dtype, _coerce.EXACT)
+        out = np.empty(qk.shape[0], dtype=np.bool_)
+        rmi.contains_many(self.keys_, self.model_, qk, out, self._kind)
+        if mask is not None:
+            out[mask] = False
+        return bool(out[0]) if np.ndim(q) == 0 else out.reshape(np.shape(q))
+
+    def range(self, lo, hi):
+        """Positions ``(start, stop)`` such that ``keys[start:stop]`` are the keys in ``[lo, hi)``.
+
+        An empty interval (``hi <= lo``) gives ``start == stop``.
+        Runtime complexity: O(log w).
+        """
+        start = self.lower_bound(lo)
+        stop = self.lower_bound(hi)
+        return start, max(start, stop)
+
+    def search(self, q):
+        """The model's guess and window before the last-mile search: ``(pos, lo, hi)``.
+
+        The exact lower bound lies in ``[lo, hi]`` (queries outside the key
+        range are answered by a range check and get ``lo == hi``). Arrays of
+        queries give three arrays.
+        """
+        qk, mask, value = _coerce.queries(q, self.keys_.dtype, _coerce.LEFT)
+        out = np.empty((qk.shape[0], 3), dtype=np.int64)
+        rmi.windows_many(self.keys_, self.model_, qk, out)
+        if mask is not None:
+            out[mask] = len(self) if value else 0
+        if np.ndim(q) == 0:
+            return tuple(int(v) for v in out[0])
+        shape = np.shape(q)
+        return tuple(out[:, i].reshape(shape) for i in range(3))
+
+    # ------------------------------------------------------------------ introspection
+    def _leaf_table(self):
+        """Per-leaf ``(key count, err_lo, err_hi)`` arrays."""
+        p = self.model_
+        counts = np.diff(self._info["starts"])
+        if not self.n_leaves_:
+            return counts, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        off, w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
+        pairs = p[off:off + self.n_leaves_ * w].view(np.int32).reshape(self.n_leaves_, 2 * w)
+        return counts, pairs[:, 2].astype(np.int64), pairs[:, 3].astype(np.int64)
+
+    def stats(self):
+        """Structure and quality of the index.
+
+        Returns
+        -------
+        dict
+            ``stages``, ``n_leaves``, ``n_mid``, ``search``, ``n_keys``, ``nbytes``,
+            ``build_seconds``; ``empty_leaves``; window statistics over the keys,
+            where a key's window is ``err_hi - err_lo`` of its leaf:
+            ``mean_error``, ``max_error``, ``mean_log2_error``
+            (mean of ``log2(window + 1)``, RMI's ``avg_log2_error``);
+            ``bent_routes`` (keys whose computed route was not monotone; 0 for
+            every family but a numerically wiggling cubic).
+        """
+        counts, lo, hi = self._leaf_table()
+        width = (hi - lo).astype(np.float64)
+        n = max(len(self), 1)
+        used = counts > 0
+        return {
+            "stages": self.stages_, "n_leaves": self.n_leaves_, "n_mid": self.n_mid_,
+            "search": self.search_, "n_keys": len(self), "nbytes": self.nbytes,
+            "build_seconds": self._info["build_seconds"],
+            "empty_leaves": int((~used).sum()) if self.n_leaves_ else 0,
+            "mean_error": float((counts * width).sum() / n),
+            "max_error": int(width[used].max()) if used.any() else 0,
+            "mean_log2_error": float((counts * np.log2(width + 1)).sum() / n),
+            "bent_routes": self._info["bent"],
+        }
+
+    def _check(self):
+        """Assert the structure's invariants; raises ``AssertionError`` on a violation.
+
+        Checks that leaf key ranges tile the keys, that every key is routed to
+        the leaf it was trained in, and that every key's lower and upper bound,
+        and the bound of a query just above each leaf boundary, lie in the
+        model's window. O(n).
+        """
+        keys = self.keys_
+        n = len(self)
+        assert np.all(keys[1:] >= keys[:-1]), "keys not sorted"
+        if n == 0:
+            return
+        starts = self._info["starts"]
+        assert starts[0] == 0 and starts[-1] == n and np.all(np.diff(starts) >= 0)
+        pos, lo, hi = self.search(keys)
+        first = np.searchsorted(keys, keys, side="left")
+        last = np.searchsorted(keys, keys, side="right")
+        assert np.all((lo <= first) & (first <= hi)), "a key's lower bound lies outside its window"
+        inside = (keys > keys[0]) & (keys < keys[-1])
+        assert np.all(((lo <= last) & (last <= hi)) | ~inside), "upper bound outside window"
+        assert np.all((0 <= lo) & (lo <= pos) | (lo <= hi)) and np.all(hi <= n)
+
+
+def _positive(value, name):
+    v = int(value)
+    if v < 1 or v != value:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return v

@@ -1,0 +1,194 @@
+"""The recursive model index: parameter layout, lookup kernels and training.
+
+All of an index's parameters live in one float64 array, the *model blob*, so
+that a jitted call unboxes two arrays (keys and blob) and nothing else::
+
+    header   HEADER floats   n, root form, root offset, n_mid, mid offset,
+                             n_leaves, leaf offset, mid form, leaf form,
+                             mid width, leaf width
+    root     the root family's parameters
+    mid      n_mid records of width mid_width        (3-stage indexes only)
+    leaves   n_leaves records of width leaf_width, 64-byte aligned
+
+A record keeps everything one lookup touches in one place (one cache line for
+linear leaves): ``[base key, (err_lo, err_hi) as two int32, params...]``. The
+base key is the first key routed to the record, stored as its ``uint64`` image
+(integer keys, see :mod:`.models.common`) or as itself (float keys). In a
+middle-stage record the int32 pair is the range of leaves it may route to.
+
+Lookup (one query ``q``, keys ``K`` of length n)::
+
+    answer by range check if q <= K[0] or q > K[n-1]         (lower bound)
+    i    = clamp(floor(root(q - K[0])), 0, n_mid or n_leaves - 1)
+    leaf = clamp(floor(mid_i(q - base_i)), range_i)           (3 stages)
+    p    = clamp(floor(leaf_model(q - base_leaf)), 0, n)
+    r    = search K[p + err_lo : p + err_hi] ;  settle(r)     (exact)
+"""
+import numpy as np
+from numba import njit, prange
+
+from . import search as _search
+from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG, FORM_MLP
+from .models import cubic, linear, loglinear, mlp
+from .models.common import clamp_index, key_bits, key_delta
+
+HEADER = 16
+(H_N, H_ROOT_FORM, H_ROOT_OFF, H_N_MID, H_MID_OFF, H_N_LEAVES, H_LEAF_OFF,
+ H_MID_FORM, H_LEAF_FORM, H_MID_W, H_LEAF_W) = range(11)
+REC_PARAMS = 2          # params start after the base key and the int32 pair
+
+
+def record_width(form):
+    """Floats per record for an evaluation form (4 = 32 bytes, 8 = one cache line)."""
+    return 4 if form == FORM_LINEAR else 8
+
+
+# --------------------------------------------------------------------------- evaluation
+
+@njit(cache=True, inline="always")
+def evaluate(form, p, o, x):
+    """Evaluate the model of evaluation form ``form`` stored at ``p[o:]``."""
+    if form == FORM_LINEAR:
+        return linear.predict(p, o, x)
+    if form == FORM_CUBIC:
+        return cubic.predict(p, o, x)
+    if form == FORM_LOG:
+        return loglinear.predict(p, o, x)
+    return mlp.predict(p, o, x)
+
+
+@njit(cache=True, inline="always")
+def record_position(p, pu, form, o, q, limit):
+    """``clamp(floor(model(q - base)), 0, limit)`` for the record at float offset ``o``."""
+    x = key_delta(q, pu[o], p[o])
+    return clamp_index(evaluate(form, p, o + REC_PARAMS, x), limit)
+
+
+@njit(cache=True, inline="always")
+def route(p, pu, pi, kbu, kbf, q):
+    """The leaf a query is routed to (root, then the middle stage if any)."""
+    n_mid = np.int64(p[H_N_MID])
+    n_leaves = np.int64(p[H_N_LEAVES])
+    x = key_delta(q, kbu, kbf)
+    top = n_mid if n_mid > 0 else n_leaves
+    i = clamp_index(evaluate(np.int64(p[H_ROOT_FORM]), p, np.int64(p[H_ROOT_OFF]), x), top - 1)
+    if n_mid == 0:
+        return i
+    o = np.int64(p[H_MID_OFF]) + i * np.int64(p[H_MID_W])
+    leaf = record_position(p, pu, np.int64(p[H_MID_FORM]), o, q, n_leaves - 1)
+    a = np.int64(pi[2 * o + 2])
+    b = np.int64(pi[2 * o + 3])
+    return min(max(leaf, a), b)
+
+
+@njit(cache=True, inline="always")
+def window(keys, p, pu, pi, kbu, kbf, q):
+    """The model's guess and window ``(pos, lo, hi)`` for ``q`` (q within the key range)."""
+    n = keys.shape[0]
+    leaf = route(p, pu, pi, kbu, kbf, q)
+    o = np.int64(p[H_LEAF_OFF]) + leaf * np.int64(p[H_LEAF_W])
+    pos = record_position(p, pu, np.int64(p[H_LEAF_FORM]), o, q, n)
+    lo = min(max(pos + np.int64(pi[2 * o + 2]), 0), n)
+    hi = min(max(pos + np.int64(pi[2 * o + 3]), 0), n)
+    return pos, lo, hi
+
+
+@njit(cache=True, inline="always")
+def _views(p):
+    return p.view(np.uint64), p.view(np.int32)
+
+
+@njit(cache=True, inline="always")
+def _locate(keys, p, pu, pi, kbu, kbf, q, right, kind):
+    """Exact lower (``right=False``) or upper bound of one query."""
+    n = keys.shape[0]
+    if n == 0:
+        return 0
+    if not _search.before(keys[0], q, right):
+        return 0
+    if _search.before(keys[n - 1], q, right):
+        return n
+    pos, lo, hi = window(keys, p, pu, pi, kbu, kbf, q)
+    r = _search.in_window(keys, q, lo, hi, pos, kind, right)
+    return _search.settle(keys, q, r, right)
+
+
+# --------------------------------------------------------------------------- lookup kernels
+
+@njit(cache=True, nogil=True)
+def bound_one(keys, p, q, right, kind):
+    """Scalar lower/upper bound. O(1) model evaluation + O(log window) search."""
+    pu, pi = _views(p)
+    kbu, kbf = key_bits(keys[0]) if keys.shape[0] else key_bits(q)
+    return _locate(keys, p, pu, pi, kbu, kbf, q, right, kind)
+
+
+@njit(cache=True, nogil=True)
+def bound_many(keys, p, qs, out, right, kind):
+    """Batch lower/upper bound into ``out``."""
+    pu, pi = _views(p)
+    if keys.shape[0] == 0:
+        out[:] = 0
+        return
+    kbu, kbf = key_bits(keys[0])
+    for j in range(qs.shape[0]):
+        out[j] = _locate(keys, p, pu, pi, kbu, kbf, qs[j], right, kind)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def bound_many_parallel(keys, p, qs, out, right, kind):
+    """Batch lower/upper bound, queries split across threads (numba ``prange``)."""
+    pu, pi = _views(p)
+    if keys.shape[0] == 0:
+        out[:] = 0
+        return
+    kbu, kbf = key_bits(keys[0])
+    for j in prange(qs.shape[0]):
+        out[j] = _locate(keys, p, pu, pi, kbu, kbf, qs[j], right, kind)
+
+
+@njit(cache=True, nogil=True)
+def contains_one(keys, p, q, kind):
+    """Is ``q`` one of the keys?"""
+    r = bound_one(keys, p, q, False, kind)
+    return r < keys.shape[0] and keys[r] == q
+
+
+@njit(cache=True, nogil=True)
+def contains_many(keys, p, qs, out, kind):
+    """Batch membership into the bool array ``out``."""
+    pu, pi = _views(p)
+    n = keys.shape[0]
+    if n == 0:
+        out[:] = False
+        return
+    kbu, kbf = key_bits(keys[0])
+    for j in range(qs.shape[0]):
+        r = _locate(keys, p, pu, pi, kbu, kbf, qs[j], False, kind)
+        out[j] = r < n and keys[r] == qs[j]
+
+
+@njit(cache=True, nogil=True)
+def windows_many(keys, p, qs, out):
+    """The model's ``(pos, lo, hi)`` for each query, before any search (rows of ``out``).
+
+    Queries outside the key range get the range check's answer as a
+    zero-width window.
+    """
+    pu, pi = _views(p)
+    n = keys.shape[0]
+    if n == 0:
+        out[:] = 0
+        return
+    kbu, kbf = key_bits(keys[0])
+    for j in range(qs.shape[0]):
+        q = qs[j]
+        if q <= keys[0]:
+            out[j, 0] = out[j, 1] = out[j, 2] = 0
+        elif q > keys[n - 1]:
+            out[j, 0] = out[j, 1] = out[j, 2] = n
+        else:
+            pos, lo, hi = window(keys, p, pu, pi, kbu, kbf, q)
+            out[j, 0] = pos
+            out[j, 1] = lo
+            out[j, 2] = hi
