@@ -7,8 +7,6 @@ bound 0, ``2**64`` has lower bound ``n``, ``3.5`` against integer keys behaves a
 4 (lower) or 3 (upper), and an integer above ``2**53`` against float keys is
 compared exactly. NaN and non-numeric queries raise.
 """
-import numbers
-
 import numpy as np
 from numba import njit
 
@@ -121,6 +119,21 @@ def _float_keys(a, mode):
     return f, gt | lt, False
 
 
+def _huge_int(q, kdt, mode):
+    """A Python int beyond 64 bits, as a float query rounded in the exact direction."""
+    if kdt.kind != "f":
+        return _int_keys(np.array([-np.inf if q < 0 else np.inf]), kdt, mode)
+    try:
+        f = float(q)
+    except OverflowError:
+        f = -np.inf if q < 0 else np.inf
+    if mode == LEFT and f < q:          # Python compares int and float exactly
+        f = float(np.nextafter(f, np.inf))
+    elif mode == RIGHT and f > q:
+        f = float(np.nextafter(f, -np.inf))
+    return np.array([f]), (np.array([f != q]) if mode == EXACT else None), False
+
+
 def queries(q, kdt, mode):
     """Coerce queries to the key dtype.
 
@@ -128,6 +141,8 @@ def queries(q, kdt, mode):
     where ``mask`` (if not None) is set, the answer is ``value`` (True: n for
     bounds; False: 0 for bounds, False for membership) instead of the kernel's.
     """
+    if type(q) is int and not -2**63 <= q < 2**64:
+        return _huge_int(q, kdt, mode)
     a = _as_query_array(q)
     if a.dtype == kdt:
         return np.ascontiguousarray(a.reshape(-1)), None, None
@@ -137,28 +152,3 @@ def queries(q, kdt, mode):
             return a.astype(np.float64), None, None
         return _float_keys(a, mode)
     return _int_keys(a, kdt, mode)
-
-
-def scalar(q, kdt, ktype):
-    """Fast path for a scalar query that needs no rounding; None when it does."""
-    t = type(q)
-    if t is ktype:
-        if kdt.kind == "f" and q != q:
-            raise ValueError("query is NaN")
-        return q
-    if t is int:
-        if kdt.kind == "f":
-            if -(2**53) <= q <= 2**53:
-                return ktype(q)
-            return None
-        info = np.iinfo(kdt)
-        if info.min <= q <= info.max:
-            return ktype(q)
-        return None
-    if t is float and kdt.kind == "f":
-        if q != q:
-            raise ValueError("query is NaN")
-        return ktype(q)
-    if isinstance(q, (bool, np.bool_)) or not isinstance(q, (numbers.Number, np.generic)):
-        raise TypeError(f"query must be an int or a float, got {t.__name__}")
-    return None

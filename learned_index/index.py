@@ -1,4 +1,5 @@
 """``LearnedIndex``: the public face of the recursive model index."""
+import numba
 import numpy as np
 
 from . import _coerce, rmi, train
@@ -37,7 +38,7 @@ class LearnedIndex:
     search : {"binary", "branchless", "exponential", "linear"}, optional
         Last-mile search inside the error window.
     n_mid : int, optional
-        Middle-stage models of a 3-stage index (default: ``sqrt(n_leaves)``).
+        Middle-stage models of a 3-stage index (default: ``n_leaves // 2``).
     parallel : bool
         Split array queries across threads (numba ``prange``).
     mlp_hidden : tuple of int
@@ -83,7 +84,7 @@ class LearnedIndex:
         n = arr.shape[0]
         n_leaves = default_n_leaves(n) if n_leaves is None else _positive(n_leaves, "n_leaves")
         if len(stages) == 3:
-            n_mid = max(1, int(round(n_leaves ** 0.5))) if n_mid is None else _positive(n_mid, "n_mid")
+            n_mid = max(1, n_leaves // 2) if n_mid is None else _positive(n_mid, "n_mid")
         else:
             n_mid = 0
         view = arr if copied else arr.view()
@@ -94,6 +95,7 @@ class LearnedIndex:
         self.parallel_ = bool(parallel)
         self._kind = SEARCH_KINDS[search]
         self._ktype = arr.dtype.type
+        self._is_float = arr.dtype.kind == "f"
         if n:
             self.model_, info = train.build(arr, stages, n_leaves, n_mid, tuple(mlp_hidden), seed)
         else:
@@ -102,6 +104,7 @@ class LearnedIndex:
         self.n_leaves_ = n_leaves if n else 0
         self.n_mid_ = n_mid if n else 0
         self._info = info
+        self._bind_scalar_kernels()
 
     # ------------------------------------------------------------------ properties
     @property
@@ -122,11 +125,28 @@ class LearnedIndex:
                 f"n_leaves={self.n_leaves_}, search={self.search_!r})")
 
     # ------------------------------------------------------------------ lookups
+    def _bind_scalar_kernels(self):
+        """Compile the scalar kernels now and keep their entry points.
+
+        Calling a compiled entry point skips numba's argument dispatch, which
+        costs more than the lookup itself; Python ints are converted to the
+        key dtype by the entry point (only in-range ints are sent there).
+        """
+        probe = self._ktype(0)
+        lb_args = (self.keys_, self.model_, probe, False, self._kind)
+        c_args = (self.keys_, self.model_, probe, self._kind)
+        self._lb_one = _entry_point(rmi.bound_one, lb_args)
+        self._contains_one = _entry_point(rmi.contains_one, c_args)
+        if self._is_float:
+            self._t1, self._t2 = float, self._ktype
+            self._kmin, self._kmax = -np.inf, np.inf
+        else:
+            info = np.iinfo(self.keys_.dtype)
+            self._t1, self._t2 = int, self._ktype
+            self._kmin, self._kmax = int(info.min), int(info.max)
+
     def _bound(self, q, mode):
         right = mode == _coerce.RIGHT
-        qs = _coerce.scalar(q, self.keys_.dtype, self._ktype) if np.ndim(q) == 0 else None
-        if qs is not None:
-            return rmi.bound_one(self.keys_, self.model_, qs, right, self._kind)
         qk, mask, value = _coerce.queries(q, self.keys_.dtype, mode)
         out = np.empty(qk.shape[0], dtype=np.int64)
         kernel = rmi.bound_many_parallel if self.parallel_ else rmi.bound_many
@@ -149,6 +169,9 @@ class LearnedIndex:
 
         Runtime complexity: O(log w) per query for an error window of w keys.
         """
+        t = type(q)
+        if (t is self._t1 or t is self._t2) and self._kmin <= q <= self._kmax:
+            return self._lb_one(self.keys_, self.model_, q, False, self._kind)
         return self._bound(q, _coerce.LEFT)
 
     def upper_bound(self, q):
@@ -156,6 +179,9 @@ class LearnedIndex:
 
         Runtime complexity: O(log w) per query.
         """
+        t = type(q)
+        if (t is self._t1 or t is self._t2) and self._kmin <= q <= self._kmax:
+            return self._lb_one(self.keys_, self.model_, q, True, self._kind)
         return self._bound(q, _coerce.RIGHT)
 
     def contains(self, q):
@@ -163,9 +189,9 @@ class LearnedIndex:
 
         Runtime complexity: O(log w) per query.
         """
-        qs = _coerce.scalar(q, self.keys_.dtype, self._ktype) if np.ndim(q) == 0 else None
-        if qs is not None:
-            return bool(rmi.contains_one(self.keys_, self.model_, qs, self._kind))
+        t = type(q)
+        if (t is self._t1 or t is self._t2) and self._kmin <= q <= self._kmax:
+            return self._contains_one(self.keys_, self.model_, q, self._kind)
         qk, mask, _ = _coerce.queries(q, self.keys_.dtype, _coerce.EXACT)
         out = np.empty(qk.shape[0], dtype=np.bool_)
         rmi.contains_many(self.keys_, self.model_, qk, out, self._kind)
@@ -202,14 +228,14 @@ class LearnedIndex:
 
     # ------------------------------------------------------------------ introspection
     def _leaf_table(self):
-        """Per-leaf ``(key count, err_lo, err_hi)`` arrays."""
+        """Per-leaf ``(key count, window width)`` arrays."""
         p = self.model_
         counts = np.diff(self._info["starts"])
         if not self.n_leaves_:
-            return counts, np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return counts, np.zeros(0, np.int64)
         off, w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
         pairs = p[off:off + self.n_leaves_ * w].view(np.int32).reshape(self.n_leaves_, 2 * w)
-        return counts, pairs[:, 2].astype(np.int64), pairs[:, 3].astype(np.int64)
+        return counts, pairs[:, 2].astype(np.int64)
 
     def stats(self):
         """Structure and quality of the index.
@@ -219,14 +245,14 @@ class LearnedIndex:
         dict
             ``stages``, ``n_leaves``, ``n_mid``, ``search``, ``n_keys``, ``nbytes``,
             ``build_seconds``; ``empty_leaves``; window statistics over the keys,
-            where a key's window is ``err_hi - err_lo`` of its leaf:
+            where a key's window is the search width of its leaf:
             ``mean_error``, ``max_error``, ``mean_log2_error``
             (mean of ``log2(window + 1)``, RMI's ``avg_log2_error``);
             ``bent_routes`` (keys whose computed route was not monotone; 0 for
             every family but a numerically wiggling cubic).
         """
-        counts, lo, hi = self._leaf_table()
-        width = (hi - lo).astype(np.float64)
+        counts, width = self._leaf_table()
+        width = width.astype(np.float64)
         n = max(len(self), 1)
         used = counts > 0
         return {
@@ -262,6 +288,12 @@ class LearnedIndex:
         inside = (keys > keys[0]) & (keys < keys[-1])
         assert np.all(((lo <= last) & (last <= hi)) | ~inside), "upper bound outside window"
         assert np.all((0 <= lo) & (lo <= pos) | (lo <= hi)) and np.all(hi <= n)
+
+
+def _entry_point(kernel, args):
+    """Compile ``kernel`` for ``args`` if needed and return its compiled entry point."""
+    kernel(*args)
+    return kernel.overloads[tuple(numba.typeof(a) for a in args)].entry_point
 
 
 def _positive(value, name):

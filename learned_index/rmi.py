@@ -11,23 +11,31 @@ that a jitted call unboxes two arrays (keys and blob) and nothing else::
     leaves   n_leaves records of width leaf_width, 64-byte aligned
 
 A record keeps everything one lookup touches in one place (one cache line for
-linear leaves): ``[base key, (err_lo, err_hi) as two int32, params...]``. The
-base key is the first key routed to the record, stored as its ``uint64`` image
-(integer keys, see :mod:`.models.common`) or as itself (float keys). In a
-middle-stage record the int32 pair is the range of leaves it may route to.
+linear leaves): ``[base key, aux, params...]``. The base key is the first key
+routed to the record, stored as its ``uint64`` image (integer keys, see
+:mod:`.models.common`) or as itself (float keys). ``aux`` packs two 32-bit
+values: in a leaf, the window ``width`` (int32) and ``x_last`` (float32, the
+largest offset of the leaf's keys, rounded up); in a middle record, the range
+``[a, b]`` (two int32) of leaves it may route to.
+
+A leaf clamps the offset to ``[0, x_last]`` before evaluating its model, so a
+query in the gap before or after the leaf is predicted like the leaf's first
+or last key, and its intercept is shifted so that the exact answer always lies
+in ``[p, p + width]`` (see :mod:`.train`).
 
 Lookup (one query ``q``, keys ``K`` of length n)::
 
     answer by range check if q <= K[0] or q > K[n-1]         (lower bound)
     i    = clamp(floor(root(q - K[0])), 0, n_mid or n_leaves - 1)
     leaf = clamp(floor(mid_i(q - base_i)), range_i)           (3 stages)
-    p    = clamp(floor(leaf_model(q - base_leaf)), 0, n)
-    r    = search K[p + err_lo : p + err_hi] ;  settle(r)     (exact)
+    p    = clamp(floor(leaf_model(clamp(q - base_leaf, 0, x_last))), 0, n)
+    r    = search K[p : p + width] ;  settle(r)                (exact)
 """
 import numpy as np
 from numba import njit, prange
 
 from . import search as _search
+from ._prefetch import prefetch
 from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
@@ -58,10 +66,17 @@ def evaluate(form, p, o, x):
 
 
 @njit(cache=True, inline="always")
-def record_position(p, pu, form, o, q, limit):
-    """``clamp(floor(model(q - base)), 0, limit)`` for the record at float offset ``o``."""
+def mid_position(p, pu, form, o, q, limit):
+    """``clamp(floor(model(q - base)), 0, limit)`` for the middle record at offset ``o``."""
     x = key_delta(q, pu[o], p[o])
     return clamp_index(evaluate(form, p, o + REC_PARAMS, x), limit)
+
+
+@njit(cache=True, inline="always")
+def leaf_position(p, pu, pf, form, o, q, n):
+    """The leaf record's guess ``p`` for ``q``: offset clamped to ``[0, x_last]``."""
+    x = min(max(key_delta(q, pu[o], p[o]), 0.0), np.float64(pf[2 * o + 3]))
+    return clamp_index(evaluate(form, p, o + REC_PARAMS, x), n)
 
 
 @njit(cache=True, inline="always")
@@ -75,31 +90,29 @@ def route(p, pu, pi, kbu, kbf, q):
     if n_mid == 0:
         return i
     o = np.int64(p[H_MID_OFF]) + i * np.int64(p[H_MID_W])
-    leaf = record_position(p, pu, np.int64(p[H_MID_FORM]), o, q, n_leaves - 1)
+    leaf = mid_position(p, pu, np.int64(p[H_MID_FORM]), o, q, n_leaves - 1)
     a = np.int64(pi[2 * o + 2])
     b = np.int64(pi[2 * o + 3])
     return min(max(leaf, a), b)
 
 
 @njit(cache=True, inline="always")
-def window(keys, p, pu, pi, kbu, kbf, q):
+def window(keys, p, pu, pi, pf, kbu, kbf, q):
     """The model's guess and window ``(pos, lo, hi)`` for ``q`` (q within the key range)."""
     n = keys.shape[0]
     leaf = route(p, pu, pi, kbu, kbf, q)
     o = np.int64(p[H_LEAF_OFF]) + leaf * np.int64(p[H_LEAF_W])
-    pos = record_position(p, pu, np.int64(p[H_LEAF_FORM]), o, q, n)
-    lo = min(max(pos + np.int64(pi[2 * o + 2]), 0), n)
-    hi = min(max(pos + np.int64(pi[2 * o + 3]), 0), n)
-    return pos, lo, hi
+    pos = leaf_position(p, pu, pf, np.int64(p[H_LEAF_FORM]), o, q, n)
+    return pos, pos, min(pos + np.int64(pi[2 * o + 2]), n)
 
 
 @njit(cache=True, inline="always")
 def _views(p):
-    return p.view(np.uint64), p.view(np.int32)
+    return p.view(np.uint64), p.view(np.int32), p.view(np.float32)
 
 
 @njit(cache=True, inline="always")
-def _locate(keys, p, pu, pi, kbu, kbf, q, right, kind):
+def _locate(keys, p, pu, pi, pf, kbu, kbf, q, right, kind):
     """Exact lower (``right=False``) or upper bound of one query."""
     n = keys.shape[0]
     if n == 0:
@@ -108,7 +121,7 @@ def _locate(keys, p, pu, pi, kbu, kbf, q, right, kind):
         return 0
     if _search.before(keys[n - 1], q, right):
         return n
-    pos, lo, hi = window(keys, p, pu, pi, kbu, kbf, q)
+    pos, lo, hi = window(keys, p, pu, pi, pf, kbu, kbf, q)
     r = _search.in_window(keys, q, lo, hi, pos, kind, right)
     return _search.settle(keys, q, r, right)
 
@@ -118,33 +131,79 @@ def _locate(keys, p, pu, pi, kbu, kbf, q, right, kind):
 @njit(cache=True, nogil=True)
 def bound_one(keys, p, q, right, kind):
     """Scalar lower/upper bound. O(1) model evaluation + O(log window) search."""
-    pu, pi = _views(p)
+    pu, pi, pf = _views(p)
     kbu, kbf = key_bits(keys[0]) if keys.shape[0] else key_bits(q)
-    return _locate(keys, p, pu, pi, kbu, kbf, q, right, kind)
+    return _locate(keys, p, pu, pi, pf, kbu, kbf, q, right, kind)
+
+
+#: queries whose memory accesses are overlapped in a batch (see :func:`_bound_range`)
+GROUP = 16
+#: queries per task of the parallel batch kernel
+CHUNK = 4096
+
+
+@njit(cache=True, inline="always")
+def _bound_range(keys, p, qs, out, start, stop, right, kind):
+    """Bounds of ``qs[start:stop]`` into ``out``, :data:`GROUP` queries at a time.
+
+    Each group runs in three phases — route and prefetch the leaf records,
+    compute the windows and prefetch the keys, then search — so that the
+    cache misses of a group overlap instead of following one another.
+    """
+    pu, pi, pf = _views(p)
+    n = keys.shape[0]
+    if n == 0:
+        out[start:stop] = 0
+        return
+    kbu, kbf = key_bits(keys[0])
+    first = keys[0]
+    last = keys[n - 1]
+    leaf_off = np.int64(p[H_LEAF_OFF])
+    leaf_w = np.int64(p[H_LEAF_W])
+    form = np.int64(p[H_LEAF_FORM])
+    rec = np.empty(GROUP, dtype=np.int64)
+    pos = np.empty(GROUP, dtype=np.int64)
+    hi = np.empty(GROUP, dtype=np.int64)
+    for g in range(start, stop, GROUP):
+        m = min(GROUP, stop - g)
+        for t in range(m):
+            q = qs[g + t]
+            if not _search.before(first, q, right):
+                rec[t] = -1
+                out[g + t] = 0
+            elif _search.before(last, q, right):
+                rec[t] = -1
+                out[g + t] = n
+            else:
+                rec[t] = leaf_off + route(p, pu, pi, kbu, kbf, q) * leaf_w
+                prefetch(p, rec[t])
+        for t in range(m):
+            o = rec[t]
+            if o >= 0:
+                guess = leaf_position(p, pu, pf, form, o, qs[g + t], n)
+                pos[t] = guess
+                hi[t] = min(guess + np.int64(pi[2 * o + 2]), n)
+                prefetch(keys, guess)
+                prefetch(keys, (guess + hi[t]) >> 1)
+                prefetch(keys, hi[t] - 1)
+        for t in range(m):
+            if rec[t] >= 0:
+                q = qs[g + t]
+                r = _search.in_window(keys, q, pos[t], hi[t], pos[t], kind, right)
+                out[g + t] = _search.settle(keys, q, r, right)
 
 
 @njit(cache=True, nogil=True)
 def bound_many(keys, p, qs, out, right, kind):
     """Batch lower/upper bound into ``out``."""
-    pu, pi = _views(p)
-    if keys.shape[0] == 0:
-        out[:] = 0
-        return
-    kbu, kbf = key_bits(keys[0])
-    for j in range(qs.shape[0]):
-        out[j] = _locate(keys, p, pu, pi, kbu, kbf, qs[j], right, kind)
+    _bound_range(keys, p, qs, out, 0, qs.shape[0], right, kind)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def bound_many_parallel(keys, p, qs, out, right, kind):
-    """Batch lower/upper bound, queries split across threads (numba ``prange``)."""
-    pu, pi = _views(p)
-    if keys.shape[0] == 0:
-        out[:] = 0
-        return
-    kbu, kbf = key_bits(keys[0])
-    for j in prange(qs.shape[0]):
-        out[j] = _locate(keys, p, pu, pi, kbu, kbf, qs[j], right, kind)
+    """Batch lower/upper bound, chunks of queries split across threads (numba ``prange``)."""
+    for c in prange((qs.shape[0] + CHUNK - 1) // CHUNK):
+        _bound_range(keys, p, qs, out, c * CHUNK, min((c + 1) * CHUNK, qs.shape[0]), right, kind)
 
 
 @njit(cache=True, nogil=True)
@@ -157,15 +216,11 @@ def contains_one(keys, p, q, kind):
 @njit(cache=True, nogil=True)
 def contains_many(keys, p, qs, out, kind):
     """Batch membership into the bool array ``out``."""
-    pu, pi = _views(p)
+    pos = np.empty(qs.shape[0], dtype=np.int64)
+    _bound_range(keys, p, qs, pos, 0, qs.shape[0], False, kind)
     n = keys.shape[0]
-    if n == 0:
-        out[:] = False
-        return
-    kbu, kbf = key_bits(keys[0])
     for j in range(qs.shape[0]):
-        r = _locate(keys, p, pu, pi, kbu, kbf, qs[j], False, kind)
-        out[j] = r < n and keys[r] == qs[j]
+        out[j] = pos[j] < n and keys[pos[j]] == qs[j]
 
 
 @njit(cache=True, nogil=True)
@@ -175,7 +230,7 @@ def windows_many(keys, p, qs, out):
     Queries outside the key range get the range check's answer as a
     zero-width window.
     """
-    pu, pi = _views(p)
+    pu, pi, pf = _views(p)
     n = keys.shape[0]
     if n == 0:
         out[:] = 0
@@ -188,7 +243,7 @@ def windows_many(keys, p, qs, out):
         elif q > keys[n - 1]:
             out[j, 0] = out[j, 1] = out[j, 2] = n
         else:
-            pos, lo, hi = window(keys, p, pu, pi, kbu, kbf, q)
+            pos, lo, hi = window(keys, p, pu, pi, pf, kbu, kbf, q)
             out[j, 0] = pos
             out[j, 1] = lo
             out[j, 2] = hi

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from . import rmi
-from .models import FAMILIES, FORM_LINEAR, LEAF_CODES, cubic, linear, linear_spline, mlp
+from .models import FAMILIES, FORM_CUBIC, FORM_LINEAR, LEAF_CODES, cubic, linear, linear_spline, mlp
 from .models.common import key_bits, key_delta
 
 _I32 = 2**31 - 1
@@ -41,7 +41,7 @@ def _offsets(keys, lo, hi, base):
 @njit(cache=True)
 def _route_all(keys, p):
     """Leaf of every key, forced non-decreasing (see :func:`build`)."""
-    pu, pi = rmi._views(p)
+    pu, pi, pf = rmi._views(p)
     kbu, kbf = key_bits(keys[0])
     ids = np.empty(keys.shape[0], dtype=np.int64)
     last = 0
@@ -83,12 +83,32 @@ def _fit_records(keys, starts, p, off, width, code, scale):
         if m == 0:
             params[:] = 0.0
             params[1 if code == 2 else 0] = s * scale
-        elif code == 0:
-            linear.fit(xs[:m], ys[:m], params)
-        elif code == 1:
-            linear_spline.fit(xs[:m], ys[:m], params)
-        else:
+        elif code == 2:
             cubic.fit(xs[:m], ys[:m], params)
+        else:
+            if code == 0:
+                linear.fit(xs[:m], ys[:m], params)
+            else:
+                linear_spline.fit(xs[:m], ys[:m], params)
+            _keep_in_range(params, xs[m - 1], s * scale, e * scale)
+
+
+@njit(cache=True)
+def _keep_in_range(params, x_last, lo, hi):
+    """Make the line ``c0 + c1 x`` stay within the record's targets ``[lo, hi]`` on ``[0, x_last]``.
+
+    A least-squares line overshoots at the ends of a curved CDF; its guesses
+    past the record's own positions only widen windows (leaves) or pile keys
+    of the next record onto one leaf (middle stage). The line is replaced by
+    the chord between its clamped end values, which is still monotone.
+    """
+    c0 = params[0]
+    c1 = params[1]
+    y0 = min(max(c0, lo), hi)
+    y1 = min(max(c0 + c1 * x_last, y0), hi)
+    if y0 != c0 or y1 != c0 + c1 * x_last:
+        params[0] = y0
+        params[1] = (y1 - y0) / x_last if x_last > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -99,51 +119,81 @@ def _set_pair(pi, o, a, b):
 
 @njit(cache=True)
 def _mid_ranges(keys, starts, p, n_leaves):
-    """Give each middle record a leaf range so that routing stays monotone across records."""
-    pu, pi = rmi._views(p)
+    """Give each middle record the range of leaves its own keys should reach.
+
+    Record ``r`` may route to leaves ``[a_r, b_r]``: the leaves of its first
+    and last positions under an even split of positions into leaves, never
+    below the previous record's range. The ranges are ordered, so routing is
+    monotone across records, and a record whose model overshoots cannot pile
+    its neighbour's keys onto one leaf.
+    """
+    pu, pi, pf = rmi._views(p)
+    n = keys.shape[0]
     off = np.int64(p[rmi.H_MID_OFF])
     width = np.int64(p[rmi.H_MID_W])
-    form = np.int64(p[rmi.H_MID_FORM])
     prev = 0
     for r in range(starts.shape[0] - 1):
         o = off + r * width
         lo = prev
         hi = prev
         if starts[r + 1] > starts[r]:
-            a = rmi.record_position(p, pu, form, o, keys[starts[r]], n_leaves - 1)
-            b = rmi.record_position(p, pu, form, o, keys[starts[r + 1] - 1], n_leaves - 1)
-            lo = max(a, prev)
-            hi = max(b, lo)
+            lo = max(prev, (starts[r] * n_leaves) // n)
+            hi = max(lo, ((starts[r + 1] - 1) * n_leaves) // n)
         _set_pair(pi, o, lo, hi)
         prev = hi
 
 
 @njit(cache=True)
-def _leaf_errors(keys, starts, p):
-    """Signed error bounds of every leaf (see the module docstring)."""
-    pu, pi = rmi._views(p)
+def _leaf_range(keys, p, pu, pf, form, o, s, e):
+    """``(lo, hi)``: the extreme values of ``answer - guess`` over queries routed to a leaf."""
     n = keys.shape[0]
+    lo = n
+    hi = -n
+    for j in range(s, e):
+        g = rmi.leaf_position(p, pu, pf, form, o, keys[j], n)
+        lo = min(lo, j - g)
+        hi = max(hi, j + 1 - g)
+    if s > 0:
+        hi = max(hi, s - rmi.leaf_position(p, pu, pf, form, o, keys[s - 1], n))
+    if e < n:
+        lo = min(lo, e - rmi.leaf_position(p, pu, pf, form, o, keys[e], n))
+    return lo, hi
+
+
+@njit(cache=True)
+def _leaf_errors(keys, starts, p):
+    """Clamp range, shifted intercept and window width of every leaf.
+
+    The intercept is moved down by the most negative error so that every
+    answer lies in ``[guess, guess + width]``; since rounding may move a guess
+    by one, the errors are recomputed with the final parameters (same
+    arithmetic as the lookup) until none is negative.
+    """
+    pu, pi, pf = rmi._views(p)
     off = np.int64(p[rmi.H_LEAF_OFF])
     width = np.int64(p[rmi.H_LEAF_W])
     form = np.int64(p[rmi.H_LEAF_FORM])
+    c0 = rmi.REC_PARAMS + (1 if form == FORM_CUBIC else 0)
     for r in range(starts.shape[0] - 1):
         s = starts[r]
         e = starts[r + 1]
         o = off + r * width
+        pi[2 * o + 2] = 0
         if s == e:
-            _set_pair(pi, o, 0, 0)
+            pf[2 * o + 3] = np.float32(0.0)
             continue
-        lo = n
-        hi = -n
-        for j in range(s, e):
-            g = rmi.record_position(p, pu, form, o, keys[j], n)
-            lo = min(lo, j - g)
-            hi = max(hi, j + 1 - g)
-        if s > 0:
-            hi = max(hi, s - rmi.record_position(p, pu, form, o, keys[s - 1], n))
-        if e < n:
-            lo = min(lo, e - rmi.record_position(p, pu, form, o, keys[e], n))
-        _set_pair(pi, o, lo, hi)
+        x_last = key_delta(keys[e - 1], pu[o], p[o])
+        xl = np.float32(x_last)
+        if np.float64(xl) < x_last:
+            xl = np.nextafter(xl, np.float32(np.inf))
+        pf[2 * o + 3] = xl
+        lo, hi = _leaf_range(keys, p, pu, pf, form, o, s, e)
+        step = 0
+        while lo < 0:
+            p[o + c0] += lo - (0 if step < 4 else 2**step)
+            lo, hi = _leaf_range(keys, p, pu, pf, form, o, s, e)
+            step += 1
+        pi[2 * o + 2] = np.int32(min(hi, _I32))
 
 
 def _aligned_zeros(size):

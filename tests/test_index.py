@@ -1,0 +1,553 @@
+"""LearnedIndex against ``np.searchsorted``: properties on small arrays, seeded stress
+tests on synthetic key sets, the model windows of ``search()``, and the API contract
+(shapes, scalar types, parallel kernels, key ownership).
+
+Same-dtype queries are compared with ``np.searchsorted(idx.keys, q)``; mixed-dtype
+queries are covered in ``test_coerce.py``.
+"""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from _data import (DATASETS, KEY_DTYPES, LEAF_FAMILIES, ROOT_FAMILIES, SEARCH_KINDS, WIDENED,
+                   WINDOW_LEAVES, WINDOW_ROOTS, absent_queries, configs, dtype_extremes, key_arrays,
+                   probe_queries, stress_queries, synthetic)
+from learned_index import LearnedIndex
+
+HYP = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+DT_IDS = [np.dtype(d).name for d in KEY_DTYPES]
+MLP_FAST = {"mlp_hidden": (4,)}
+
+
+def _mlp_kw(root, hidden=(4,)):
+    return {"mlp_hidden": hidden} if root == "mlp" else {}
+
+
+# --------------------------------------------------------------------------- helpers
+
+def assert_same(got, want, q, what, idx):
+    """Exact array equality (values, shape, dtype kind) with the offending queries in the message."""
+    got = np.asarray(got)
+    want = np.asarray(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape} for {idx!r}"
+    if not np.array_equal(got, want):
+        bad = np.flatnonzero(got.ravel() != want.ravel())
+        qs = np.asarray(q).ravel()
+        detail = [(qs[i].item(), got.ravel()[i].item(), want.ravel()[i].item()) for i in bad[:6]]
+        pytest.fail(f"{what}: {bad.size} wrong of {got.size} for {idx!r} "
+                    f"(query, got, expected): {detail}; keys head {idx.keys[:8]!r}")
+
+
+def ref_contains(keys, q, lb=None):
+    lb = np.searchsorted(keys, q, side="left") if lb is None else lb
+    n = keys.shape[0]
+    if n == 0:
+        return np.zeros(np.shape(q), dtype=bool)
+    return (lb < n) & (keys[np.minimum(lb, n - 1)] == q)
+
+
+def check_arrays(idx, q):
+    """lower_bound / upper_bound / contains of an array of queries of the keys' dtype."""
+    keys = idx.keys
+    lb_ref = np.searchsorted(keys, q, side="left")
+    ub_ref = np.searchsorted(keys, q, side="right")
+    lb = idx.lower_bound(q)
+    ub = idx.upper_bound(q)
+    c = idx.contains(q)
+    assert isinstance(lb, np.ndarray) and lb.dtype == np.int64
+    assert isinstance(ub, np.ndarray) and ub.dtype == np.int64
+    assert isinstance(c, np.ndarray) and c.dtype == np.bool_
+    assert_same(lb, lb_ref, q, "lower_bound", idx)
+    assert_same(ub, ub_ref, q, "upper_bound", idx)
+    assert_same(c, ref_contains(keys, q, lb_ref), q, "contains", idx)
+    return lb_ref, ub_ref
+
+
+def check_scalars(idx, q, limit=24):
+    """Scalar forms (numpy scalar of the key dtype and the Python number) of some queries."""
+    keys = idx.keys
+    q = np.asarray(q)
+    if q.size == 0:
+        return
+    pick = np.unique(np.linspace(0, q.size - 1, min(limit, q.size)).astype(np.int64))
+    for v in q[pick]:
+        want_lb = int(np.searchsorted(keys, v, side="left"))
+        want_ub = int(np.searchsorted(keys, v, side="right"))
+        want_c = bool(want_ub > want_lb)
+        for s in (v, v.item()):
+            lb, ub, c = idx.lower_bound(s), idx.upper_bound(s), idx.contains(s)
+            assert type(lb) is int and type(ub) is int and type(c) is bool, (type(lb), type(ub), type(c))
+            assert (lb, ub, c) == (want_lb, want_ub, want_c), \
+                f"scalar {s!r} ({type(s).__name__}): got {(lb, ub, c)}, want {(want_lb, want_ub, want_c)} for {idx!r}"
+
+
+def check_ranges(idx, q, rng, pairs=24):
+    keys = idx.keys
+    q = np.asarray(q)
+    if q.size == 0:
+        return
+    for i, j in rng.integers(0, q.size, size=(pairs, 2)):
+        lo, hi = q[i], q[j]
+        start, stop = idx.range(lo, hi)
+        assert type(start) is int and type(stop) is int
+        want_start = int(np.searchsorted(keys, lo, side="left"))
+        want_stop = max(want_start, int(np.searchsorted(keys, hi, side="left")))
+        assert (start, stop) == (want_start, want_stop), f"range({lo!r}, {hi!r}) of {idx!r}"
+        sel = keys[(keys >= lo) & (keys < hi)]
+        assert np.array_equal(keys[start:stop], sel)
+
+
+def check_windows(idx, q, upper=True):
+    """Every in-range query's exact answer lies in the model's window ``[lo, hi]``."""
+    keys = idx.keys
+    n = keys.shape[0]
+    pos, lo, hi = idx.search(q)
+    for a in (pos, lo, hi):
+        assert isinstance(a, np.ndarray) and a.shape == np.shape(q)
+    assert np.all((0 <= lo) & (lo <= hi) & (hi <= n)), f"malformed windows of {idx!r}"
+    lb = np.searchsorted(keys, q, side="left")
+    if n == 0:
+        assert np.all(lo == 0) and np.all(hi == 0)
+        return
+    inside = (q > keys[0]) & (q <= keys[-1])
+    miss = inside & ~((lo <= lb) & (lb <= hi))
+    assert_same(miss, np.zeros_like(miss), q, "lower bound outside search() window", idx)
+    # out-of-range queries are answered by the range check: a zero-width window at the answer
+    out = ~inside
+    assert np.array_equal(lo[out], lb[out]) and np.array_equal(hi[out], lb[out])
+    if upper:
+        # the upper bound is searched in the same window (train.py: both bounds are covered)
+        ub = np.searchsorted(keys, q, side="right")
+        strict = (q > keys[0]) & (q < keys[-1])
+        miss = strict & ~((lo <= ub) & (ub <= hi))
+        assert_same(miss, np.zeros_like(miss), q, "upper bound outside search() window", idx)
+
+
+def build(keys, **kw):
+    idx = LearnedIndex(keys, **kw)
+    idx._check()
+    return idx
+
+
+# --------------------------------------------------------------------------- 1. properties
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+@settings(max_examples=100, **HYP)
+@given(data=st.data())
+def test_property_matches_searchsorted(dtype, data):
+    keys = data.draw(key_arrays(dtype), label="keys")
+    kw = data.draw(configs(), label="config")
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    idx = build(keys, **kw)
+    assert len(idx) == keys.size
+    assert idx.keys.dtype == np.dtype(dtype)
+    assert np.array_equal(idx.keys, np.sort(keys))
+    q = probe_queries(idx.keys, seed)
+    check_arrays(idx, q)
+    check_scalars(idx, q)
+    check_ranges(idx, q, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+@settings(max_examples=60, **HYP)
+@given(data=st.data())
+def test_property_search_window_holds_answer(dtype, data):
+    keys = data.draw(key_arrays(dtype), label="keys")
+    kw = data.draw(configs(roots=WINDOW_ROOTS, leaves=WINDOW_LEAVES), label="config")
+    idx = build(keys, **kw)
+    q = probe_queries(idx.keys, data.draw(st.integers(0, 2**16), label="seed"))
+    check_windows(idx, q)
+    check_arrays(idx, q)
+
+
+@pytest.mark.parametrize("small, wide", list(WIDENED.items()), ids=lambda d: np.dtype(d).name)
+@settings(max_examples=15, **HYP)
+@given(data=st.data())
+def test_property_widened_key_dtypes(small, wide, data):
+    info = np.finfo(small) if np.dtype(small).kind == "f" else np.iinfo(small)
+    if np.dtype(small).kind == "f":
+        elems = st.floats(allow_nan=False, width=np.finfo(small).bits)
+    else:
+        elems = st.integers(int(info.min), int(info.max))
+    keys = np.array(data.draw(st.lists(elems, max_size=60)), dtype=small)
+    idx = build(keys, **data.draw(configs(roots=("linear", "cubic", "radix"))))
+    assert idx.keys.dtype == np.dtype(wide)
+    assert np.array_equal(idx.keys, np.sort(keys).astype(wide))
+    q = probe_queries(idx.keys)
+    check_arrays(idx, q)
+    # queries of the narrow dtype itself
+    qs = keys if keys.size else np.zeros(1, small)
+    assert_same(idx.lower_bound(qs), np.searchsorted(idx.keys, qs.astype(wide)), qs, "lower(narrow)", idx)
+
+
+# --------------------------------------------------------------------------- edge cases
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+def test_empty_keys(dtype):
+    keys = np.zeros(0, dtype=dtype)
+    for kw in ({}, {"stages": ("cubic", "linear"), "n_leaves": 3}, {"stages": ("mlp", "linear")}):
+        idx = build(keys, **kw)
+        assert len(idx) == 0 and idx.keys.dtype == np.dtype(dtype)
+        q = np.array(dtype_extremes(dtype), dtype=dtype)
+        check_arrays(idx, q)
+        check_scalars(idx, q)
+        assert idx.range(q[0], q[-1]) == (0, 0)
+        assert idx.search(q[1]) == (0, 0, 0)
+        pos, lo, hi = idx.search(q)
+        assert not pos.any() and not lo.any() and not hi.any()
+        assert isinstance(idx.nbytes, int) and idx.nbytes >= 0
+        s = idx.stats()
+        assert s["n_keys"] == 0 and s["max_error"] == 0
+
+
+def test_empty_list_keys():
+    idx = build([])
+    assert len(idx) == 0
+    assert idx.lower_bound(3) == 0 and idx.upper_bound(-1.5) == 0 and idx.contains(0) is False
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("root", ROOT_FAMILIES)
+def test_one_key_and_one_value(dtype, root):
+    for v in dtype_extremes(dtype):
+        for n in (1, 2, 257):
+            keys = np.full(n, v, dtype=dtype)
+            for leaf in LEAF_FAMILIES:
+                idx = build(keys, stages=(root, leaf), n_leaves=2, **_mlp_kw(root))
+                q = np.array(dtype_extremes(dtype), dtype=dtype)
+                check_arrays(idx, q)
+                if root in WINDOW_ROOTS and leaf in WINDOW_LEAVES:
+                    check_windows(idx, q)
+        check_scalars(idx, q, limit=6)
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("root", ROOT_FAMILIES)
+def test_all_extremes(dtype, root):
+    """Every interesting value of the dtype as a key, each repeated a few times."""
+    vals = np.array(dtype_extremes(dtype), dtype=dtype)
+    keys = np.repeat(vals, np.arange(vals.size) % 3 + 1)
+    for three in (False, True):
+        for n_leaves in (1, 2, 3, 5, 64):
+            stages = (root, "linear", "linear") if three else (root, "linear_spline")
+            idx = build(keys, stages=stages, n_leaves=n_leaves, **_mlp_kw(root))
+            q = probe_queries(idx.keys)
+            check_arrays(idx, q)
+            check_windows(idx, q)
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+def test_more_leaves_than_keys(dtype):
+    keys = np.array(dtype_extremes(dtype)[:7], dtype=dtype)
+    for stages in (("linear", "linear"), ("radix", "cubic"), ("linear", "cubic", "linear_spline")):
+        idx = build(keys, stages=stages, n_leaves=1000, n_mid=40 if len(stages) == 3 else None)
+        assert idx.stats()["empty_leaves"] >= 1000 - keys.size
+        q = probe_queries(idx.keys)
+        check_arrays(idx, q)
+        check_scalars(idx, q)
+
+
+@pytest.mark.parametrize("search", SEARCH_KINDS)
+@pytest.mark.parametrize("stages", [(r, l) for r in ROOT_FAMILIES for l in LEAF_FAMILIES]
+                         + [(r, m, l) for r in ("linear", "cubic", "mlp") for m in LEAF_FAMILIES
+                            for l in LEAF_FAMILIES], ids=lambda s: "-".join(s))
+def test_every_stage_combination(stages, search):
+    """Each root x middle x leaf on a skewed set with duplicates, every search kind."""
+    rng = np.random.default_rng(len(stages) * 100 + ROOT_FAMILIES.index(stages[0]))
+    keys = np.sort((rng.lognormal(0, 2, 3000) * 1e6).astype(np.int64) - 10**6)
+    keys[100:400] = keys[100]
+    for n_leaves in (1, 3, 40):
+        idx = build(keys, stages=stages, n_leaves=n_leaves, search=search, **_mlp_kw(stages[0]))
+        q = np.concatenate([keys, absent_queries(keys)])
+        check_arrays(idx, q)
+        if stages[0] in WINDOW_ROOTS and set(stages[1:]) <= set(WINDOW_LEAVES):
+            check_windows(idx, q)
+
+
+# --------------------------------------------------------------------------- 3. stress
+
+STRESS_N = 10**5
+BIG_N = 10**6
+
+
+def _stress(name, n, **kw):
+    keys = synthetic(name, n)
+    q = stress_queries(name, n)
+    idx = LearnedIndex(keys, **kw)
+    assert np.shares_memory(idx.keys, keys)
+    idx._check()
+    check_arrays(idx, q)
+    return idx, q
+
+
+@pytest.mark.parametrize("search", SEARCH_KINDS)
+@pytest.mark.parametrize("root", ROOT_FAMILIES)
+@pytest.mark.parametrize("name", DATASETS)
+def test_stress_root_x_search(name, root, search):
+    _stress(name, STRESS_N, stages=(root, "linear"), search=search, **_mlp_kw(root))
+
+
+STAGE_SHAPES = [("linear_spline",), ("cubic",), ("linear", "linear"), ("cubic", "linear_spline"),
+                ("linear_spline", "cubic")]
+
+
+@pytest.mark.parametrize("tail", STAGE_SHAPES, ids=lambda s: "-".join(s))
+@pytest.mark.parametrize("root", ROOT_FAMILIES)
+@pytest.mark.parametrize("name", ["lognormal", "duplicates", "above_2_53_gaps", "int64_full",
+                                  "float_wide", "clustered"])
+def test_stress_stage_shapes(name, root, tail):
+    idx, q = _stress(name, STRESS_N, stages=(root,) + tail, search="exponential", **_mlp_kw(root))
+    assert idx.stats()["stages"] == (root,) + tail
+
+
+@pytest.mark.parametrize("root", ROOT_FAMILIES)
+@pytest.mark.parametrize("name", DATASETS)
+def test_stress_tiny_configurations(name, root):
+    """1, 2, 3 leaves (and 1-2 middle models): huge windows, every boundary case."""
+    keys = synthetic(name, 20_000)
+    q = stress_queries(name, 20_000)
+    for n_leaves in (1, 2, 3):
+        for n_mid in (None, 1, 2):
+            stages = (root, "linear") if n_mid is None else (root, "linear_spline", "linear")
+            search = SEARCH_KINDS[(n_leaves + (n_mid or 0)) % 3]  # linear scans are too slow here
+            idx = build(keys, stages=stages, n_leaves=n_leaves, n_mid=n_mid, search=search,
+                        **_mlp_kw(root))
+            check_arrays(idx, q)
+            check_windows(idx, q)
+
+
+@pytest.mark.parametrize("name", ["uniform_dense", "lognormal", "duplicates", "int64_full",
+                                  "float_lognormal", "uint32_dense"])
+def test_stress_default_config(name):
+    idx, q = _stress(name, STRESS_N)
+    s = idx.stats()
+    assert s["stages"] == ("linear", "linear", "linear")
+    assert s["n_leaves"] == min(max(STRESS_N // 64, 1), 2**16)
+    check_windows(idx, q)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("root", ROOT_FAMILIES)
+@pytest.mark.parametrize("name", DATASETS)
+def test_stress_million_keys(name, root):
+    search = SEARCH_KINDS[(DATASETS.index(name) + ROOT_FAMILIES.index(root)) % 4]
+    kw = {"mlp_hidden": (8,)} if root == "mlp" else {}
+    stages = (root, "linear") if DATASETS.index(name) % 2 else (root, "linear", "linear")
+    idx, q = _stress(name, BIG_N, stages=stages, search=search, n_leaves=2**16, **kw)
+    if root in WINDOW_ROOTS:
+        check_windows(idx, q)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["lognormal", "above_2_53", "int64_full", "float_wide"])
+def test_stress_million_keys_cubic_and_default_mlp(name):
+    for stages, kw in ((("cubic", "cubic"), {}), (("cubic", "cubic", "cubic"), {}),
+                       (("mlp", "linear_spline"), {}), (("linear",), {})):
+        if stages == ("linear",):
+            idx, q = _stress(name, BIG_N)   # default config
+        else:
+            idx, q = _stress(name, BIG_N, stages=stages, search="branchless", **kw)
+
+
+# --------------------------------------------------------------------------- 4. search() windows
+
+@pytest.mark.parametrize("tail", [("linear",), ("linear_spline",), ("linear", "linear"),
+                                  ("linear_spline", "linear"), ("linear", "linear_spline")],
+                         ids=lambda s: "-".join(s))
+@pytest.mark.parametrize("root", WINDOW_ROOTS)
+@pytest.mark.parametrize("name", DATASETS)
+def test_search_window_contains_answer(name, root, tail):
+    keys = synthetic(name, STRESS_N)
+    q = stress_queries(name, STRESS_N)
+    idx = LearnedIndex(keys, stages=(root,) + tail, **_mlp_kw(root))
+    check_windows(idx, q)
+
+
+def test_search_scalar_and_shapes():
+    keys = synthetic("lognormal", 10_000)
+    idx = LearnedIndex(keys, stages=("linear", "linear"))
+    q = keys[1234] + np.uint64(1)
+    pos, lo, hi = idx.search(q)
+    assert all(type(v) is int for v in (pos, lo, hi))
+    assert lo <= np.searchsorted(keys, q) <= hi
+    assert idx.search(keys[0] - np.uint64(0)) == (0, 0, 0)
+    assert idx.search(2**64 - 1) == (len(keys),) * 3
+    grid = keys[:24].reshape(2, 3, 4)
+    pos, lo, hi = idx.search(grid)
+    assert pos.shape == lo.shape == hi.shape == (2, 3, 4)
+    assert np.all((lo <= np.searchsorted(keys, grid)) & (np.searchsorted(keys, grid) <= hi))
+
+
+# --------------------------------------------------------------------------- 6. API contract
+
+@pytest.mark.parametrize("name", ["uniform_sparse", "duplicates", "int64_full", "float_wide",
+                                  "int32_mixed"])
+@pytest.mark.parametrize("search", SEARCH_KINDS)
+def test_parallel_identical(name, search):
+    keys = synthetic(name, 50_000)
+    q = stress_queries(name, 50_000)
+    seq = LearnedIndex(keys, stages=("linear", "linear"), search=search)
+    par = LearnedIndex(keys, stages=("linear", "linear"), search=search, parallel=True)
+    for method in ("lower_bound", "upper_bound", "contains"):
+        a = getattr(seq, method)(q)
+        b = getattr(par, method)(q)
+        assert a.dtype == b.dtype
+        assert_same(b, a, q, f"parallel {method}", par)
+    check_arrays(par, q)
+    check_scalars(par, q)
+    grid = q[:60].reshape(3, 4, 5)
+    assert_same(par.lower_bound(grid), np.searchsorted(keys, grid), grid, "parallel 3-d", par)
+    assert par.lower_bound(q[:0]).shape == (0,)
+
+
+def test_nd_queries_keep_shape():
+    keys = synthetic("clustered", 5000)
+    idx = LearnedIndex(keys)
+    q = stress_queries("clustered", 5000)[:120]
+    for shape in [(120,), (2, 60), (2, 3, 4, 5), (120, 1), (1, 120)]:
+        g = q.reshape(shape)
+        for method, side in (("lower_bound", "left"), ("upper_bound", "right")):
+            r = getattr(idx, method)(g)
+            assert r.shape == shape and r.dtype == np.int64
+            assert_same(r, np.searchsorted(keys, g, side=side), g, method, idx)
+        c = idx.contains(g)
+        assert c.shape == shape and c.dtype == np.bool_
+        assert_same(c, ref_contains(keys, g), g, "contains", idx)
+    for empty in (np.zeros(0, np.uint64), np.zeros((0, 3), np.uint64), np.zeros((2, 0), np.uint64)):
+        assert idx.lower_bound(empty).shape == empty.shape
+        assert idx.contains(empty).shape == empty.shape
+    # Fortran-ordered, strided, byte-swapped and list queries
+    g = np.asfortranarray(q.reshape(10, 12))
+    assert_same(idx.lower_bound(g), np.searchsorted(keys, g), g, "fortran", idx)
+    s = q[::3]
+    assert_same(idx.upper_bound(s), np.searchsorted(keys, s, side="right"), s, "strided", idx)
+    b = q.astype(q.dtype.newbyteorder(">"))
+    assert_same(idx.lower_bound(b), np.searchsorted(keys, q), q, "big-endian queries", idx)
+    assert_same(idx.contains(b), ref_contains(keys, q), q, "big-endian contains", idx)
+    lst = [[int(v) for v in q[:5]], [int(v) for v in q[5:10]]]
+    assert_same(idx.lower_bound(lst), np.searchsorted(keys, q[:10]).reshape(2, 5), q[:10], "list", idx)
+    assert idx.lower_bound(tuple(int(v) for v in q[:3])).shape == (3,)
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+def test_scalar_return_types(dtype):
+    keys = np.array([v for v in dtype_extremes(dtype) if v == v], dtype=dtype)
+    idx = LearnedIndex(keys, n_leaves=3)
+    for v in list(keys) + [k.item() for k in keys]:
+        for r in (idx.lower_bound(v), idx.upper_bound(v), idx.range(v, v)[0], idx.range(v, v)[1]):
+            assert type(r) is int
+        assert idx.contains(v) is True
+    assert idx.contains(keys.dtype.type(5) if keys.dtype.kind != "f" else 0.25) is False
+    assert type(idx.lower_bound(np.int8(3))) is int and type(idx.contains(np.float32(2.5))) is bool
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+def test_zero_dim_array_query(dtype):
+    """A 0-d array is array_like: answered like the scalar it holds (as searchsorted does)."""
+    keys = np.array([1, 3, 3, 7], dtype=dtype)
+    idx = LearnedIndex(keys)
+    for v in (0, 3, 5, 9):
+        q = np.array(v, dtype=dtype)
+        lb, ub, c = idx.lower_bound(q), idx.upper_bound(q), idx.contains(q)
+        assert np.ndim(lb) == 0 and np.ndim(ub) == 0 and np.ndim(c) == 0
+        assert int(lb) == np.searchsorted(keys, q, side="left")
+        assert int(ub) == np.searchsorted(keys, q, side="right")
+        assert bool(c) == (v in (1, 3, 7))
+
+
+def test_range_semantics():
+    keys = np.array([2, 4, 4, 4, 9, 15], dtype=np.int64)
+    idx = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=2)
+    assert idx.range(4, 5) == (1, 4)
+    assert idx.range(4, 4) == (1, 1)          # empty interval
+    assert idx.range(10, 3) == (5, 5)         # reversed interval: start == stop
+    assert idx.range(-100, 100) == (0, 6)
+    assert idx.range(3, 15) == (1, 5)         # hi is exclusive
+    assert idx.range(3, 16) == (1, 6)
+    for lo, hi in [(-5, 2), (15, 16), (16, 20)]:
+        s, e = idx.range(lo, hi)
+        assert list(keys[s:e]) == [k for k in keys if lo <= k < hi]
+
+
+def test_len_nbytes_repr_stats():
+    keys = synthetic("lognormal", 20_000)
+    for kw in ({}, {"stages": ("radix", "cubic"), "n_leaves": 100, "search": "linear"},
+               {"stages": ("mlp", "linear", "linear_spline"), "n_leaves": 50, "n_mid": 5, **MLP_FAST}):
+        idx = LearnedIndex(keys, **kw)
+        assert len(idx) == 20_000
+        assert isinstance(idx.nbytes, int) and idx.nbytes > 0
+        assert "LearnedIndex" in repr(idx)
+        s = idx.stats()
+        for k in ("stages", "n_leaves", "mean_error", "max_error", "mean_log2_error",
+                  "empty_leaves", "build_seconds"):
+            assert k in s, k
+        assert s["stages"] == tuple(kw.get("stages", ("linear", "linear", "linear")))
+        assert s["n_leaves"] == kw.get("n_leaves", 20_000 // 64)
+        assert 0 <= s["empty_leaves"] <= s["n_leaves"]
+        assert 0 <= s["mean_error"] <= s["max_error"]
+        assert 0 <= s["mean_log2_error"] <= np.log2(s["max_error"] + 1) + 1e-9
+        assert s["build_seconds"] >= 0
+        # windows reported by search() are never wider than max_error
+        pos, lo, hi = idx.search(keys)
+        assert (hi - lo).max() <= s["max_error"]
+
+
+def test_nbytes_grows_with_leaves():
+    keys = synthetic("uniform_dense", 20_000)
+    small = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=10).nbytes
+    big = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=1000).nbytes
+    assert big > small
+
+
+# --------------------------------------------------------------------------- 7. key ownership
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+def test_sorted_input_is_not_copied_and_read_only(dtype):
+    keys = np.sort(np.array(dtype_extremes(dtype), dtype=dtype))
+    idx = LearnedIndex(keys)
+    assert np.shares_memory(idx.keys, keys)
+    assert not idx.keys.flags.writeable
+    with pytest.raises(ValueError):
+        idx.keys[0] = idx.keys[1]
+    assert keys.flags.writeable, "the caller's array must stay writeable"
+    assert idx.keys.flags.c_contiguous
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+def test_unsorted_input_sorted_into_copy(dtype):
+    rng = np.random.default_rng(7)
+    keys = rng.permutation(np.array(dtype_extremes(dtype) * 3, dtype=dtype))
+    before = keys.copy()
+    idx = LearnedIndex(keys)
+    assert np.array_equal(keys, before), "input must not be modified"
+    assert not np.shares_memory(idx.keys, keys)
+    assert np.array_equal(idx.keys, np.sort(before))
+    assert not idx.keys.flags.writeable
+    with pytest.raises(ValueError):
+        idx.keys[:] = 0
+    check_arrays(idx, probe_queries(idx.keys))
+
+
+def test_non_contiguous_and_list_input():
+    base = np.arange(0, 2000, dtype=np.int64)
+    strided = base[::2]
+    idx = LearnedIndex(strided)
+    assert np.array_equal(idx.keys, strided) and idx.keys.flags.c_contiguous
+    check_arrays(idx, np.arange(-3, 2003, dtype=np.int64))
+    base[0] = -99        # the index must not see later changes of a copied input
+    assert idx.keys[0] == 0
+    idx = LearnedIndex([5, 1, 3, 3])
+    assert idx.keys.dtype.kind in "iu" and list(idx.keys) == [1, 3, 3, 5]
+    idx = LearnedIndex([0.5, -1.0])
+    assert idx.keys.dtype == np.float64 and idx.lower_bound(0.0) == 1
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+def test_big_endian_keys(dtype):
+    """Non-native byte order is still the documented dtype: accepted and answered exactly."""
+    native = np.array(sorted(set(dtype_extremes(dtype))), dtype=dtype)
+    swapped = native.astype(native.dtype.newbyteorder("S"))
+    idx = LearnedIndex(swapped)
+    assert np.array_equal(idx.keys, native)
+    check_arrays(idx, probe_queries(native))
