@@ -1,0 +1,237 @@
+"""Static B+tree (a CSS-tree): bulk load and lookup kernels.
+
+The leaf level is the sorted key array itself, cut into blocks of ``L`` keys
+(``L = node_size * fill``). Inner levels hold, for each child, the child's
+**largest** key, in one flat array of nodes of ``B = node_size`` slots, root
+first (top-down), in the key dtype and padded with the dtype's maximum (or
+``+inf``). A node holds up to ``F`` children (``F = node_size * fill``, at
+least 2); node ``k`` of a level has children ``k * F + c`` on the level below,
+so no child pointers are stored. The ``meta`` array describes the levels::
+
+    meta = [h, B, F, L, off_0 .. off_{h-1}, cnt_0 .. cnt_h]
+
+``off_l`` is the first node of level ``l`` (in nodes), ``cnt_l`` its node
+count and ``cnt_h`` the number of leaves.
+
+Lookup of ``q`` (lower bound; upper bound with ``<=`` for ``<``): range checks
+against the first and last key, then at each level ``c = #(slots < q)`` in the
+node (the first child whose largest key is ``>= q``), and last a search of the
+leaf block with the shared last-mile kernels of :mod:`learned_index.search`.
+Every key before the leaf is ``< q`` and the leaf holds a key ``>= q``, so
+the answer lies in the block: no verification is needed. Batches descend in
+groups of :data:`GROUP` queries, level by level, so that the memory accesses
+of a group overlap.
+"""
+import numpy as np
+from numba import njit, prange
+
+from learned_index import search as _search
+from learned_index._prefetch import prefetch
+from learned_index.search import before
+
+COUNT = 8          # search kind: branch-free count of the keys before q (SIMD-friendly)
+NODE_BRANCHLESS = 0
+NODE_COUNT = 1
+GROUP = 16         # queries descending together in batch kernels
+FETCH_LINES = 16    # cache lines prefetched per node or leaf block
+M_H, M_B, M_F, M_L = range(4)
+M_LEVELS = 4
+
+
+def aligned_empty(size, dtype, fill=None):
+    """A 1-D array of ``size`` items whose data starts on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    buf = np.empty(size * dtype.itemsize + 64, dtype=np.uint8)
+    shift = -buf.ctypes.data % 64
+    out = buf[shift:shift + size * dtype.itemsize].view(dtype)
+    if fill is not None:
+        out[:] = fill
+    return out
+
+
+def pad_value(dtype):
+    """The padding slot value: larger than or equal to every key."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return dtype.type(np.inf)
+    return dtype.type(np.iinfo(dtype).max)
+
+
+# --------------------------------------------------------------------------- bulk load
+
+def level_counts(n_leaves, fanout):
+    """Node counts of the inner levels, top-down (empty for at most one leaf)."""
+    counts = []
+    m = n_leaves
+    while m > 1:
+        m = -(-m // fanout)
+        counts.append(m)
+    return counts[::-1]
+
+
+def build(keys, node_size, fill):
+    """Bulk load: ``(seps, meta)`` for sorted ``keys``. O(n / L) time and memory."""
+    n = keys.shape[0]
+    B = int(node_size)
+    L = max(1, int(B * fill))
+    F = max(2, int(B * fill))
+    n_leaves = -(-n // L)
+    counts = level_counts(n_leaves, F)
+    h = len(counts)
+    offs = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    meta = np.array([h, B, F, L, *offs[:h], *counts, n_leaves], dtype=np.int64)
+    pad = pad_value(keys.dtype)
+    seps = aligned_empty(int(offs[-1]) * B, keys.dtype, pad)
+    grid = seps.reshape(-1, B)
+    largest = keys[np.minimum(np.arange(1, n_leaves + 1) * L, n) - 1]   # of each child
+    for lv in range(h - 1, -1, -1):
+        m = largest.shape[0]
+        slots = np.full(counts[lv] * F, pad, dtype=keys.dtype)
+        slots[:m] = largest
+        grid[offs[lv]:offs[lv + 1], :F] = slots.reshape(-1, F)
+        largest = largest[np.minimum(np.arange(1, counts[lv] + 1) * F, m) - 1]
+    return seps, meta
+
+
+# --------------------------------------------------------------------------- in-node search
+
+@njit(cache=True, inline="always")
+def count_before(a, q, lo, hi, right):
+    """Number of ``a[lo:hi]`` before ``q``: a branch-free count that vectorises. O(hi - lo)."""
+    s = a[lo:hi]        # a slice from 0 lets LLVM drop the negative-index check (no gathers)
+    c = 0
+    if right:
+        for j in range(s.shape[0]):
+            c += s[j] <= q
+    else:
+        for j in range(s.shape[0]):
+            c += s[j] < q
+    return c
+
+
+@njit(cache=True, inline="always")
+def in_node(a, q, base, width, right, kind):
+    """Slots of the sorted node ``a[base:base + width]`` before ``q``."""
+    if kind == NODE_COUNT:
+        return count_before(a, q, base, base + width, right)
+    return _search.branchless(a, q, base, base + width, right) - base
+
+
+@njit(cache=True, inline="always")
+def in_block(keys, q, lo, hi, right, kind):
+    """Exact bound in the leaf block ``[lo, hi)`` with the shared search kernels."""
+    if kind == COUNT:
+        return lo + count_before(keys, q, lo, hi, right)
+    return _search.in_window(keys, q, lo, hi, lo, kind, right)
+
+
+# --------------------------------------------------------------------------- lookup
+
+@njit(cache=True, inline="always")
+def descend(seps, meta, q, right, node_kind):
+    """The leaf block of ``q`` (clamped to the tree, so out-of-range queries stay in bounds)."""
+    h, B, F = meta[M_H], meta[M_B], meta[M_F]
+    idx = 0
+    for lv in range(h):
+        c = in_node(seps, q, (meta[M_LEVELS + lv] + idx) * B, B, right, node_kind)
+        idx = min(idx * F + c, meta[M_LEVELS + h + lv + 1] - 1)
+    return idx
+
+
+@njit(cache=True, inline="always")
+def finish(keys, meta, q, leaf, right, kind):
+    """Range checks, then the exact bound inside ``leaf``'s block."""
+    n = keys.shape[0]
+    if n == 0 or not before(keys[0], q, right):
+        return 0
+    if before(keys[n - 1], q, right):
+        return n
+    L = meta[M_L]
+    return in_block(keys, q, leaf * L, min(leaf * L + L, n), right, kind)
+
+
+@njit(cache=True, nogil=True)
+def bound_one(keys, seps, meta, q, right, kind, node_kind):
+    """Lower (``right=False``) or upper bound of one query. O(h log B + search(L))."""
+    if keys.shape[0] == 0:
+        return 0
+    return finish(keys, meta, q, descend(seps, meta, q, right, node_kind), right, kind)
+
+
+@njit(cache=True, inline="always")
+def fetch(a, lo, hi):
+    """Prefetch ``a[lo:hi]``: every cache line up to :data:`FETCH_LINES`, else that many spread out."""
+    step = 64 // a.itemsize
+    if hi - lo <= FETCH_LINES * step:
+        for i in range(lo, hi, step):
+            prefetch(a, i)
+        prefetch(a, hi - 1)
+    else:
+        for t in range(1, FETCH_LINES + 1):
+            prefetch(a, lo + (t * (hi - lo)) // (FETCH_LINES + 1))
+
+
+@njit(cache=True, inline="always")
+def _group(keys, seps, meta, qs, g0, g1, idx, out, right, kind, node_kind):
+    """Bounds of ``qs[g0:g1]`` into ``out``: the group descends level by level, each
+    level in two phases (prefetch every query's node, then search them), so that
+    the cache misses of the group overlap instead of following one another."""
+    n = keys.shape[0]
+    h, B, F, L = meta[M_H], meta[M_B], meta[M_F], meta[M_L]
+    for j in range(g1 - g0):
+        idx[j] = 0
+    for lv in range(h):
+        off = meta[M_LEVELS + lv]
+        top = meta[M_LEVELS + h + lv + 1] - 1
+        if lv > 0:
+            for j in range(g1 - g0):
+                fetch(seps, (off + idx[j]) * B, (off + idx[j] + 1) * B)
+        for j in range(g1 - g0):
+            c = in_node(seps, qs[g0 + j], (off + idx[j]) * B, B, right, node_kind)
+            idx[j] = min(idx[j] * F + c, top)
+    for j in range(g1 - g0):
+        fetch(keys, idx[j] * L, min(idx[j] * L + L, n))
+    for j in range(g1 - g0):
+        out[g0 + j] = finish(keys, meta, qs[g0 + j], idx[j], right, kind)
+
+
+@njit(cache=True, nogil=True)
+def bound_many(keys, seps, meta, qs, out, right, kind, node_kind):
+    """Batch lower/upper bounds into ``out`` (int64). O(m (h log B + search(L)))."""
+    if keys.shape[0] == 0:
+        out[:] = 0
+        return
+    idx = np.empty(GROUP, np.int64)
+    m = qs.shape[0]
+    for g0 in range(0, m, GROUP):
+        _group(keys, seps, meta, qs, g0, min(g0 + GROUP, m), idx, out, right, kind, node_kind)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def bound_many_parallel(keys, seps, meta, qs, out, right, kind, node_kind):
+    """Batch bounds, groups of queries split across threads (numba ``prange``)."""
+    if keys.shape[0] == 0:
+        out[:] = 0
+        return
+    m = qs.shape[0]
+    for g in prange((m + GROUP - 1) // GROUP):
+        idx = np.empty(GROUP, np.int64)
+        g0 = g * GROUP
+        _group(keys, seps, meta, qs, g0, min(g0 + GROUP, m), idx, out, right, kind, node_kind)
+
+
+@njit(cache=True, nogil=True)
+def contains_one(keys, seps, meta, q, kind, node_kind):
+    """Is ``q`` a key?"""
+    r = bound_one(keys, seps, meta, q, False, kind, node_kind)
+    return r < keys.shape[0] and keys[r] == q
+
+
+@njit(cache=True, nogil=True)
+def contains_many(keys, seps, meta, qs, out, kind, node_kind):
+    """Batch membership into the bool array ``out``."""
+    n = keys.shape[0]
+    pos = np.empty(qs.shape[0], np.int64)
+    bound_many(keys, seps, meta, qs, pos, False, kind, node_kind)
+    for j in range(qs.shape[0]):
+        out[j] = pos[j] < n and keys[pos[j]] == qs[j]
