@@ -122,6 +122,8 @@ def _locate(keys, p, pu, pi, pf, kbu, kbf, q, right, kind):
     if _search.before(keys[n - 1], q, right):
         return n
     pos, lo, hi = window(keys, p, pu, pi, pf, kbu, kbf, q)
+    prefetch(keys, (lo + hi) >> 1)          # the window's cache lines load together
+    prefetch(keys, hi - 1)
     r = _search.in_window(keys, q, lo, hi, pos, kind, right)
     return _search.settle(keys, q, r, right)
 

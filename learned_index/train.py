@@ -1,21 +1,26 @@
 """Training of the recursive model index: O(n), one pass per stage, in numba.
 
 Stage by stage, keys are routed with exactly the arithmetic of the lookup
-(:func:`.rmi.route`, :func:`.rmi.record_position`), so the leaf a key is trained
-in is the leaf a lookup of it reaches. Then each leaf gets its **signed** error
-bounds ``(err_lo, err_hi)``: for every query ``q`` routed to the leaf,
+(:func:`.rmi.route`, :func:`.rmi.leaf_position`), so the leaf a key is trained
+in is the leaf a lookup of it reaches.
 
-    err_lo <= true_position(q) - floor(model(q)) <= err_hi
+**Error bounds.** A leaf's guess for ``q`` is ``g(q) = clamp(floor(model(x)))``
+with the offset ``x = q - base`` clamped to ``[0, x_last]``. Routing and every
+model are monotone in the key (see :mod:`.models`), so ``g`` is monotone over
+the queries routed to the leaf. For such a query the exact lower (and upper)
+bound ``a`` satisfies ``lo <= a - g(q) <= hi`` where, over the leaf's keys
+``K[j]`` (positions ``s <= j < e``), ``lo`` and ``hi`` are the extremes of
+``j - g(K[j])`` and ``j + 1 - g(K[j])``, widened by the two boundary cases:
+a query just above the previous leaf's last key ``K[s-1]`` (answer ``s``,
+guess at least ``g(K[s-1])``) and one just below the next leaf's first key
+``K[e]`` (answer ``e``, guess at most ``g(K[e])``). These hold for present and
+absent queries alike. The intercept is then shifted down by ``-lo`` (and the
+bounds recomputed with the final parameters), so that one number per leaf,
+the ``width``, suffices: the answer lies in ``[g(q), g(q) + width]``.
 
-for *both* the lower and the upper bound of ``q``, present or absent. Because
-routing and every model are monotone in the key (see :mod:`.models`), it is
-enough to take, over the leaf's keys ``K[j]`` with guess ``p_j``, the values
-``j - p_j`` and ``j + 1 - p_j``, plus the two boundary cases: a query just above
-the previous leaf's last key ``K[s-1]`` (answer ``s``, guess at least
-``p(K[s-1])``) and one just below the next leaf's first key ``K[e]`` (answer
-``e``, guess at most ``p(K[e])``). An empty leaf only receives queries whose
-answer is the number of keys before it, and stores that constant.
-"""
+An empty leaf only receives queries whose answer is the number of keys
+before it, and stores that constant with width 0.
+
 import time
 
 import numpy as np

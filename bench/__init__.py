@@ -1,0 +1,1 @@
+"""Benchmark suite of learned-index (``python -m bench``)."""
