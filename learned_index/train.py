@@ -20,7 +20,7 @@ the ``width``, suffices: the answer lies in ``[g(q), g(q) + width]``.
 
 An empty leaf only receives queries whose answer is the number of keys
 before it, and stores that constant with width 0.
-
+"""
 import time
 
 import numpy as np
