@@ -147,8 +147,10 @@ def queries(q, kdt, mode):
     if a.dtype == kdt:
         return np.ascontiguousarray(a.reshape(-1)), None, None
     a = a.reshape(-1)
-    if kdt.kind == "f":
-        if a.dtype.kind == "f":
-            return a.astype(np.float64), None, None
+    if a.dtype.kind == "f":
+        a = a.astype(np.float64)          # exact for float16/32; compare in float64 below
+        if kdt.kind == "f":
+            return a, None, None
+    elif kdt.kind == "f":
         return _float_keys(a, mode)
     return _int_keys(a, kdt, mode)

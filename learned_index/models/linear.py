@@ -23,9 +23,17 @@ def fit(x, y, out):
         return
     mx = 0.0
     my = 0.0
+    lo = x[0]
+    hi = x[0]
     for i in range(m):
         mx += x[i]
         my += y[i]
+        lo = min(lo, x[i])
+        hi = max(hi, x[i])
+    if lo == hi:                      # zero variance, even where the float mean is inexact
+        out[0] = y[0]
+        out[1] = 0.0
+        return
     mx /= m
     my /= m
     sxx = 0.0
