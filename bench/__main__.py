@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from learned_index import LearnedIndex
+from learned_index.search import SEARCH_KINDS
 
 from . import datasets
 
@@ -39,9 +40,25 @@ def _scalar_loop(fn, qs):
     return (time.perf_counter() - t) / len(qs)
 
 
-def run(sets, n, lookups, repeats, scalar_lookups, seed=1):
+def _search_kinds(keys, qs, ref, repeats):
+    """ns/lookup of the default stages with each last-mile search, alternated A B C D ..."""
+    indexes = {kind: LearnedIndex(keys, search=kind) for kind in SEARCH_KINDS}
+    times = {kind: [] for kind in indexes}
+    for kind, idx in indexes.items():
+        if not np.array_equal(idx.lower_bound(qs), ref):
+            raise SystemExit(f"WRONG ANSWERS from LearnedIndex(search={kind!r}): benchmark aborted")
+    for _ in range(repeats):
+        for kind, idx in indexes.items():
+            times[kind].append(_median_time(lambda: idx.lower_bound(qs), 1))
+    out = {kind: float(np.median(t)) / len(qs) * 1e9 for kind, t in times.items()}
+    print("   search kinds: " + ", ".join(f"{k} {v:.1f} ns" for k, v in out.items()), flush=True)
+    return out
+
+
+def run(sets, n, lookups, repeats, scalar_lookups, search_kinds=False, seed=1):
     rng = np.random.default_rng(seed)
     rows = []
+    LearnedIndex(np.arange(100, dtype=np.uint64)).lower_bound(np.arange(3, dtype=np.uint64))  # JIT
     for name in sets:
         keys = getattr(datasets, name)(n)
         qs = keys[rng.integers(0, n, lookups)]
@@ -63,6 +80,8 @@ def run(sets, n, lookups, repeats, scalar_lookups, seed=1):
             "mean_log2_error": idx.stats()["mean_log2_error"],
         }
         row["speedup"] = row["searchsorted_ns"] / row["learned_ns"]
+        if search_kinds:
+            row["search_ns"] = _search_kinds(keys, qs, ref, repeats)
         sq = qs[:scalar_lookups].tolist()
         row["learned_scalar_ns"] = min(_scalar_loop(idx.lower_bound, sq) for _ in range(3)) * 1e9
         try:
@@ -87,11 +106,14 @@ def main(argv=None):
     ap.add_argument("--lookups", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--scalar-lookups", type=int, default=100_000)
+    ap.add_argument("--search-kinds", action="store_true",
+                    help="also time every last-mile search kind with the default stages")
     ap.add_argument("--out", default="results")
     args = ap.parse_args(argv)
     print(f"{args.n:,} uint64 keys, {args.lookups:,} random present-key lookups per batch, "
           f"median of {args.repeats}", flush=True)
-    rows = run(args.datasets, args.n, args.lookups, args.repeats, args.scalar_lookups)
+    rows = run(args.datasets, args.n, args.lookups, args.repeats, args.scalar_lookups,
+               args.search_kinds)
     os.makedirs(args.out, exist_ok=True)
     import numba
     meta = {"machine": platform.machine(), "cpu": platform.processor(), "cores": os.cpu_count(),

@@ -130,7 +130,7 @@ def _locate(keys, p, pu, pi, pf, kbu, kbf, q, right, kind):
 
 # --------------------------------------------------------------------------- lookup kernels
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def bound_one(keys, p, q, right, kind):
     """Scalar lower/upper bound. O(1) model evaluation + O(log window) search."""
     pu, pi, pf = _views(p)
@@ -208,7 +208,7 @@ def bound_many_parallel(keys, p, qs, out, right, kind):
         _bound_range(keys, p, qs, out, c * CHUNK, min((c + 1) * CHUNK, qs.shape[0]), right, kind)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def contains_one(keys, p, q, kind):
     """Is ``q`` one of the keys?"""
     r = bound_one(keys, p, q, False, kind)
