@@ -36,7 +36,9 @@ from numba import njit, prange
 
 from learned_index.search import branchless
 
-from ._bptree_static import aligned_empty, in_block, in_node
+from learned_index._prefetch import prefetch
+
+from ._bptree_static import GROUP, aligned_empty, fetch, in_block, in_node
 
 (ROOT, HEIGHT, N, LEAF_HWM, INNER_HWM, FREE_L, FREE_I, N_FREE_L, N_FREE_I, HEAD,
  NODE, MIN_LEAF, MIN_INNER, SPLITS, MERGES, BORROWS) = range(16)
@@ -166,35 +168,87 @@ def locate(lk, lc, ik, ic, isz, icnt, meta, q, right, kind, node_kind):
     return rank + s, node, s
 
 
-@njit(cache=True, nogil=True)
-def bound_one(lk, lc, ik, ic, isz, icnt, meta, q, right, kind, node_kind):
+@njit(cache=True)           # scalar: keeping the GIL is cheaper per call
+def bound_one(lk, lc, ik, ic, isz, icnt, meta, kind, node_kind, q, right):
     return locate(lk, lc, ik, ic, isz, icnt, meta, q, right, kind, node_kind)[0]
 
 
-@njit(cache=True, nogil=True)
-def contains_one(lk, lc, ik, ic, isz, icnt, meta, q, kind, node_kind):
+@njit(cache=True)           # scalar: keeping the GIL is cheaper per call
+def contains_one(lk, lc, ik, ic, isz, icnt, meta, kind, node_kind, q):
     _, leaf, s = locate(lk, lc, ik, ic, isz, icnt, meta, q, False, kind, node_kind)
     return s < lc[leaf] and lk[leaf * meta[NODE] + s] == q
 
 
+@njit(cache=True, inline="always")
+def _group(lk, lc, ik, ic, isz, icnt, meta, qs, g0, g1, node, rank, slot, right, kind, node_kind):
+    """Descend ``qs[g0:g1]`` together, level by level, prefetching each level's nodes
+    for the whole group first (as the static tree does): fills ``node`` (the leaf),
+    ``rank`` and ``slot``."""
+    B = meta[NODE]
+    m = g1 - g0
+    for j in range(m):
+        node[j] = meta[ROOT]
+        rank[j] = 0
+    for lv in range(meta[HEIGHT]):
+        if lv > 0:
+            for j in range(m):
+                base = node[j] * B
+                fetch(ik, base, base + B)
+                fetch(isz, base, base + B)
+                prefetch(icnt, node[j])
+        for j in range(m):
+            base = node[j] * B
+            c = min(in_node(ik, qs[g0 + j], base, B, right, node_kind), icnt[node[j]] - 1)
+            rank[j] += isz[base:base + c].sum()
+            node[j] = ic[base + c]
+    for j in range(m):
+        fetch(lk, node[j] * B, node[j] * B + B)
+        prefetch(lc, node[j])
+    for j in range(m):
+        base = node[j] * B
+        slot[j] = in_block(lk, qs[g0 + j], base, base + lc[node[j]], right, kind) - base
+
+
 @njit(cache=True, nogil=True)
 def bound_many(lk, lc, ik, ic, isz, icnt, meta, qs, out, right, kind, node_kind):
-    for j in range(qs.shape[0]):
-        out[j] = locate(lk, lc, ik, ic, isz, icnt, meta, qs[j], right, kind, node_kind)[0]
+    """Batch ranks (lower/upper bounds) into ``out``. O(m height B)."""
+    node = np.empty(GROUP, np.int64)
+    rank = np.empty(GROUP, np.int64)
+    slot = np.empty(GROUP, np.int64)
+    for g0 in range(0, qs.shape[0], GROUP):
+        g1 = min(g0 + GROUP, qs.shape[0])
+        _group(lk, lc, ik, ic, isz, icnt, meta, qs, g0, g1, node, rank, slot, right, kind, node_kind)
+        for j in range(g1 - g0):
+            out[g0 + j] = rank[j] + slot[j]
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def bound_many_parallel(lk, lc, ik, ic, isz, icnt, meta, qs, out, right, kind, node_kind):
-    for j in prange(qs.shape[0]):
-        out[j] = locate(lk, lc, ik, ic, isz, icnt, meta, qs[j], right, kind, node_kind)[0]
+    """Batch ranks, groups of queries split across threads (numba ``prange``)."""
+    m = qs.shape[0]
+    for g in prange((m + GROUP - 1) // GROUP):
+        node = np.empty(GROUP, np.int64)
+        rank = np.empty(GROUP, np.int64)
+        slot = np.empty(GROUP, np.int64)
+        g0 = g * GROUP
+        g1 = min(g0 + GROUP, m)
+        _group(lk, lc, ik, ic, isz, icnt, meta, qs, g0, g1, node, rank, slot, right, kind, node_kind)
+        for j in range(g1 - g0):
+            out[g0 + j] = rank[j] + slot[j]
 
 
 @njit(cache=True, nogil=True)
 def contains_many(lk, lc, ik, ic, isz, icnt, meta, qs, out, kind, node_kind):
+    """Batch membership into the bool array ``out``."""
     B = meta[NODE]
-    for j in range(qs.shape[0]):
-        _, leaf, s = locate(lk, lc, ik, ic, isz, icnt, meta, qs[j], False, kind, node_kind)
-        out[j] = s < lc[leaf] and lk[leaf * B + s] == qs[j]
+    node = np.empty(GROUP, np.int64)
+    rank = np.empty(GROUP, np.int64)
+    slot = np.empty(GROUP, np.int64)
+    for g0 in range(0, qs.shape[0], GROUP):
+        g1 = min(g0 + GROUP, qs.shape[0])
+        _group(lk, lc, ik, ic, isz, icnt, meta, qs, g0, g1, node, rank, slot, False, kind, node_kind)
+        for j in range(g1 - g0):
+            out[g0 + j] = slot[j] < lc[node[j]] and lk[node[j] * B + slot[j]] == qs[g0 + j]
 
 
 @njit(cache=True, nogil=True)

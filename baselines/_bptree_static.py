@@ -150,8 +150,8 @@ def finish(keys, meta, q, leaf, right, kind):
     return in_block(keys, q, leaf * L, min(leaf * L + L, n), right, kind)
 
 
-@njit(cache=True, nogil=True)
-def bound_one(keys, seps, meta, q, right, kind, node_kind):
+@njit(cache=True)           # scalar: keeping the GIL is cheaper per call
+def bound_one(keys, seps, meta, kind, node_kind, q, right):
     """Lower (``right=False``) or upper bound of one query. O(h log B + search(L))."""
     if keys.shape[0] == 0:
         return 0
@@ -220,10 +220,10 @@ def bound_many_parallel(keys, seps, meta, qs, out, right, kind, node_kind):
         _group(keys, seps, meta, qs, g0, min(g0 + GROUP, m), idx, out, right, kind, node_kind)
 
 
-@njit(cache=True, nogil=True)
-def contains_one(keys, seps, meta, q, kind, node_kind):
+@njit(cache=True)           # scalar: keeping the GIL is cheaper per call
+def contains_one(keys, seps, meta, kind, node_kind, q):
     """Is ``q`` a key?"""
-    r = bound_one(keys, seps, meta, q, False, kind, node_kind)
+    r = bound_one(keys, seps, meta, kind, node_kind, q, False)
     return r < keys.shape[0] and keys[r] == q
 
 

@@ -1,4 +1,6 @@
 """``BPlusTree``: the cache-optimised B+tree a learned index has to beat."""
+from functools import partial
+
 import numpy as np
 
 from learned_index import _coerce
@@ -160,12 +162,9 @@ class BPlusTree:
             p = self._pools
             arrays, mod = (p.lk, p.lc, p.ik, p.ic, p.isz, p.icnt, p.meta), _dyn
         self._arrays = arrays
-        self._lb_one = _entry_point(mod.bound_one, (*arrays, probe, False, self._kind, self._node_kind))
-        self._contains_one = _entry_point(mod.contains_one, (*arrays, probe, self._kind, self._node_kind))
-
-    def _fast(self, q):
-        t = type(q)
-        return (t is self._t1 or t is self._ktype) and self._kmin <= q <= self._kmax
+        fixed = (*arrays, self._kind, self._node_kind)
+        self._lb_one = partial(_entry_point(mod.bound_one, (*fixed, probe, False)), *fixed)
+        self._contains_one = partial(_entry_point(mod.contains_one, (*fixed, probe)), *fixed)
 
     def _many(self, qk, out, right):
         if self._pools is None:
@@ -197,8 +196,9 @@ class BPlusTree:
 
         Runtime complexity: O(h log B + log L) per query (static).
         """
-        if self._fast(q):
-            return self._lb_one(*self._arrays, q, False, self._kind, self._node_kind)
+        t = type(q)
+        if (t is self._t1 or t is self._ktype) and self._kmin <= q <= self._kmax:
+            return self._lb_one(q, False)
         return self._bound(q, _coerce.LEFT)
 
     def upper_bound(self, q):
@@ -206,8 +206,9 @@ class BPlusTree:
 
         Runtime complexity: O(h log B + log L) per query (static).
         """
-        if self._fast(q):
-            return self._lb_one(*self._arrays, q, True, self._kind, self._node_kind)
+        t = type(q)
+        if (t is self._t1 or t is self._ktype) and self._kmin <= q <= self._kmax:
+            return self._lb_one(q, True)
         return self._bound(q, _coerce.RIGHT)
 
     def contains(self, q):
@@ -215,8 +216,9 @@ class BPlusTree:
 
         Runtime complexity: that of :meth:`lower_bound`.
         """
-        if self._fast(q):
-            return self._contains_one(*self._arrays, q, self._kind, self._node_kind)
+        t = type(q)
+        if (t is self._t1 or t is self._ktype) and self._kmin <= q <= self._kmax:
+            return self._contains_one(q)
         qk, mask, _ = _coerce.queries(q, self._dtype, _coerce.EXACT)
         out = np.empty(qk.shape[0], dtype=np.bool_)
         mod = _static if self._pools is None else _dyn
