@@ -109,7 +109,7 @@ def load(keys, node_size, fill, pad):
     min_leaf, min_inner = max(1, min(B // 2, L)), max(2, min(B // 2, F))
     n = keys.shape[0]
     n_leaves = max(1, min(-(-n // L), n // min_leaf))
-    sizes, levels, m = [], [], n_leaves
+    sizes, m = [], n_leaves
     while m > 1:
         k = max(1, min(-(-m // F), m // min_inner))
         sizes.append(k)

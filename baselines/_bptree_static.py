@@ -19,8 +19,15 @@ node (the first child whose largest key is ``>= q``), and last a search of the
 leaf block with the shared last-mile kernels of :mod:`learned_index.search`.
 Every key before the leaf is ``< q`` and the leaf holds a key ``>= q``, so
 the answer lies in the block: no verification is needed. Batches descend in
-groups of :data:`GROUP` queries, level by level, so that the memory accesses
-of a group overlap.
+groups of :data:`GROUP` queries, level by level, prefetching every query's
+node (then leaf block) before searching any of them, so that the cache misses
+of a group overlap (the learned index's batch kernels do the same).
+
+In-node search: on 10M random uint64 keys a SIMD count of the keys before the
+query (``COUNT``/``NODE_COUNT``) beats a branch-free binary search at every
+node size (e.g. 131 vs 230 ns per lookup at 64 keys per node): all of a
+node's cache lines are requested at once instead of one dependent load per
+step, and the compare-and-add loop vectorises.
 """
 import numpy as np
 from numba import njit, prange
