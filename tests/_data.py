@@ -20,7 +20,6 @@ WINDOW_LEAVES = ("linear", "linear_spline")
 KEY_DTYPES = (np.uint64, np.int64, np.uint32, np.int32, np.float64)
 WIDENED = {np.uint8: np.uint32, np.uint16: np.uint32, np.int8: np.int32, np.int16: np.int32,
            np.float16: np.float64, np.float32: np.float64}
-INT_DTYPES = (np.uint64, np.int64, np.uint32, np.int32)
 ALL_NUMERIC = (np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32, np.int64,
                np.float16, np.float32, np.float64)
 
@@ -54,14 +53,6 @@ def ref_counts(keys, qs):
         le = sum(1 for k in ks if k <= q)
         out.append((lt, le, le > lt))
     return out
-
-
-def ref_lower(keys, qs):
-    return np.array([c[0] for c in ref_counts(keys, qs)], dtype=np.int64)
-
-
-def ref_upper(keys, qs):
-    return np.array([c[1] for c in ref_counts(keys, qs)], dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- probes
@@ -99,15 +90,15 @@ def probe_queries(keys, seed=0, n_random=64):
     dt = keys.dtype
     rng = np.random.default_rng(seed)
     if dt.kind == "f":
-        vals = [keys, np.nextafter(keys, np.inf), np.nextafter(keys, -np.inf),
-                np.asarray(dtype_extremes(dt), dtype=dt)]
-        if keys.size > 1:
-            with np.errstate(invalid="ignore", over="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
+            vals = [keys, np.nextafter(keys, np.inf), np.nextafter(keys, -np.inf),
+                    np.asarray(dtype_extremes(dt), dtype=dt)]
+            if keys.size > 1:
                 vals.append(keys[:-1] / 2 + keys[1:] / 2)
-        if keys.size:
             fin = keys[np.isfinite(keys)]
             if fin.size:
-                vals.append(rng.uniform(fin.min(), fin.max(), n_random) if fin.max() - fin.min() < F64_MAX
+                lo, hi = float(fin.min()), float(fin.max())
+                vals.append(rng.uniform(lo, hi, n_random) if hi - lo < F64_MAX
                             else rng.normal(0, 1e300, n_random))
         vals.append(rng.normal(0, 1e6, n_random))
         q = np.concatenate([np.asarray(v, dtype=dt) for v in vals])
