@@ -35,6 +35,10 @@ def as_keys(keys):
     if isinstance(keys, (str, bytes)):
         raise TypeError("keys must be a 1-D numeric array, not a string")
     a = np.asarray(keys)
+    copied = False
+    if a.dtype.kind in "iuf" and not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+        copied = True
     if a.dtype in _WIDEN:
         a = a.astype(_WIDEN[a.dtype])
     elif a.dtype not in KEY_DTYPES:
@@ -48,15 +52,11 @@ def as_keys(keys):
         raise ValueError(f"keys must be 1-D, got shape {a.shape}")
     if a.dtype.kind == "f" and np.isnan(a).any():
         raise ValueError("keys contain NaN")
-    copied = False
     if not a.flags.c_contiguous:
         a = np.ascontiguousarray(a)
         copied = True
     if not _is_sorted(a):
         a = np.sort(a, kind="stable")
-        copied = True
-    if not a.dtype.isnative:
-        a = a.astype(a.dtype.newbyteorder("="))
         copied = True
     return a, copied
 
@@ -65,6 +65,8 @@ def _as_query_array(q):
     a = np.asarray(q)
     if a.dtype.kind not in "iuf":
         raise TypeError(f"queries must be numeric (int or float), got dtype {a.dtype}")
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
     if a.dtype.kind == "f" and np.isnan(a).any():
         raise ValueError("query is NaN")
     return a

@@ -30,6 +30,7 @@ from . import rmi
 from .models import FAMILIES, FORM_CUBIC, FORM_LINEAR, LEAF_CODES, cubic, linear, linear_spline, mlp
 from .models.common import key_bits, key_delta
 
+_MAX_SHIFTS = 16
 _I32 = 2**31 - 1
 
 
@@ -194,10 +195,17 @@ def _leaf_errors(keys, starts, p):
         pf[2 * o + 3] = xl
         lo, hi = _leaf_range(keys, p, pu, pf, form, o, s, e)
         step = 0
-        while lo < 0:
-            p[o + c0] += lo - (0 if step < 4 else 2**step)
+        while lo < 0 and step < _MAX_SHIFTS:
+            p[o + c0] += lo - (0.0 if step < 4 else 2.0**step)
             lo, hi = _leaf_range(keys, p, pu, pf, form, o, s, e)
             step += 1
+        if lo < 0:
+            # The model is too steep to be corrected in float64 (keys closer
+            # than float32 can clamp): a constant guess ``s`` with the whole
+            # leaf as its window is always valid.
+            p[o + rmi.REC_PARAMS:o + width] = 0.0
+            p[o + c0] = s
+            lo, hi = _leaf_range(keys, p, pu, pf, form, o, s, e)
         pi[2 * o + 2] = np.int32(min(hi, _I32))
 
 

@@ -55,6 +55,19 @@ def _nnls_output(feats, target):
     return coef[:-2], coef[-2] - coef[-1]
 
 
+def _input_scale(x):
+    """``1 / (largest finite offset)``, bounded so that it stays finite.
+
+    Infinite offsets (infinite keys) map to ``t = 1`` at lookup; a tiny or
+    sub-normal range gets the largest scale that keeps ``x * inv`` finite.
+    """
+    finite = x[np.isfinite(x)]
+    top = float(finite.max()) if finite.size else 0.0
+    if not top > 0.0:
+        return 0.0
+    return min(1.0 / top, 2.0**1000)
+
+
 def fit(x, y, hidden=(16,), seed=0, sample=20_000):
     """Train a monotone MLP on ``(x, y)`` (``x`` sorted, >= 0) and return its parameters.
 
@@ -80,12 +93,12 @@ def fit(x, y, hidden=(16,), seed=0, sample=20_000):
         raise ValueError(f"mlp hidden layers must be 0-2 sizes in 1..{MAX_WIDTH}, got {hidden}")
     out = np.zeros(n_params(hidden))
     m = x.shape[0]
-    x_last = float(x[-1]) if m else 0.0
     y_scale = float(y[-1]) if m and y[-1] > 0 else 1.0
-    inv = 1.0 / x_last if x_last > 0 else 0.0
+    inv = _input_scale(x)
     out[:5] = inv, y_scale, len(hidden), hidden[0] if hidden else 0, hidden[1] if len(hidden) > 1 else 0
     take = np.unique(np.linspace(0, max(m - 1, 0), min(sample, m)).astype(np.int64))
-    t = np.clip(x[take] * inv, 0.0, 1.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        t = np.clip(np.nan_to_num(x[take] * inv, nan=0.0), 0.0, 1.0)
     u = y[take] / y_scale
     layers = []
     if hidden and m > 1:

@@ -22,9 +22,10 @@ def fit(x, y, out):
         out[1] = 0.0
         return
     scale = 1.0
-    # At most ~2100 halvings/doublings for any finite float64 range.
+    # At most ~2100 halvings/doublings; the scale stays finite (tiny ranges
+    # get the largest power of two, and the leaf stage absorbs the rest).
     while x[m - 1] * scale > y[m - 1]:
         scale *= 0.5
-    while x[m - 1] * scale * 2.0 <= y[m - 1]:
+    while scale < 2.0**1023 and x[m - 1] * scale * 2.0 <= y[m - 1]:
         scale *= 2.0
     out[1] = scale
