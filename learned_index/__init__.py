@@ -6,6 +6,7 @@
 4
 """
 from .index import LearnedIndex
+from .kv import LearnedKV
 
-__all__ = ["LearnedIndex"]
+__all__ = ["LearnedIndex", "LearnedKV"]
 __version__ = "0.1.0"

@@ -1,0 +1,193 @@
+"""Kernels of :class:`~learned_index.kv.LearnedKV`: lookups through the learned base
+with the write buffer laid over it, and the O(n) merges behind ranges and compaction.
+
+Values of any fixed-size dtype reach these kernels as a 2-D array of unsigned
+words, ``raw[i] = values[i].view(uintX)`` (see :func:`raw_view`), so one
+compiled kernel per word size serves float64, int32, complex, bytes and
+records alike. Object values take :func:`resolve_many` and a numpy gather.
+
+The buffer ("delta") is a sorted array of distinct keys ``dkeys`` with
+``dslots``: the row of the key's value in the delta's value array, or ``-1``
+for a tombstone (the key was deleted).
+"""
+import numpy as np
+from numba import njit
+
+from . import rmi
+
+TOMB = -1
+
+
+def raw_view(values):
+    """``values`` (1-D, contiguous, not object) as a ``(n, w)`` array of unsigned words."""
+    size = values.dtype.itemsize
+    for word in (8, 4, 2, 1):
+        if size % word == 0:
+            break
+    flat = values.reshape(-1).view(np.uint8) if values.shape[0] else np.zeros(0, np.uint8)
+    return flat.view(np.dtype(f"u{word}")).reshape(values.shape[0], size // word)
+
+
+@njit(cache=True, inline="always")
+def _lower(a, q, lo, hi):
+    """First index of ``a[lo:hi]`` with ``a[i] >= q`` (binary search)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < q:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def find_one(keys, p, q, kind):
+    """Position of key ``q`` in the base, or -1."""
+    r = rmi.bound_one(keys, p, q, False, kind)
+    if r < keys.shape[0] and keys[r] == q:
+        return r
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def get_many(keys, p, qs, kind, dkeys, dslots, braw, draw, out, found):
+    """Values of ``qs`` into ``out`` (rows, zero-filled by the caller) and ``found``.
+
+    One batch lower bound on the base, then each query is looked up in the
+    delta (binary search, skipped when it is empty) and otherwise checked
+    against the base key at its lower bound. O(log w + log d) per query.
+    """
+    m = qs.shape[0]
+    pos = np.empty(m, dtype=np.int64)
+    rmi.bound_many(keys, p, qs, pos, False, kind)
+    n = keys.shape[0]
+    nd = dkeys.shape[0]
+    w = out.shape[1]
+    for j in range(m):
+        q = qs[j]
+        if nd > 0:
+            i = _lower(dkeys, q, 0, nd)
+            if i < nd and dkeys[i] == q:
+                s = dslots[i]
+                if s >= 0:
+                    for c in range(w):
+                        out[j, c] = draw[s, c]
+                    found[j] = True
+                else:
+                    found[j] = False
+                continue
+        r = pos[j]
+        if r < n and keys[r] == q:
+            for c in range(w):
+                out[j, c] = braw[r, c]
+            found[j] = True
+        else:
+            found[j] = False
+
+
+@njit(cache=True, nogil=True)
+def resolve_many(keys, p, qs, kind, dkeys, dslots, src):
+    """Where each query's value lives: ``src >= 0`` base row, ``<= -2`` delta row
+    ``-2 - src``, ``-1`` absent (for values a kernel cannot copy)."""
+    m = qs.shape[0]
+    rmi.bound_many(keys, p, qs, src, False, kind)
+    n = keys.shape[0]
+    nd = dkeys.shape[0]
+    for j in range(m):
+        q = qs[j]
+        if nd > 0:
+            i = _lower(dkeys, q, 0, nd)
+            if i < nd and dkeys[i] == q:
+                s = dslots[i]
+                src[j] = -2 - s if s >= 0 else -1
+                continue
+        r = src[j]
+        src[j] = r if r < n and keys[r] == q else -1
+
+
+@njit(cache=True, nogil=True)
+def merge_sources(bkeys, dkeys, dslots, out_keys, src):
+    """Merge sorted unique base keys with the delta (delta wins, tombstones drop).
+
+    Fills ``out_keys[:m]`` and ``src[:m]`` (base row ``>= 0`` or delta row
+    ``-2 - src``) and returns ``m``. O(n + d).
+    """
+    n = bkeys.shape[0]
+    nd = dkeys.shape[0]
+    i = 0
+    j = 0
+    m = 0
+    while i < n or j < nd:
+        if j >= nd or (i < n and bkeys[i] < dkeys[j]):
+            out_keys[m] = bkeys[i]
+            src[m] = i
+            m += 1
+            i += 1
+            continue
+        equal = i < n and bkeys[i] == dkeys[j]
+        s = dslots[j]
+        if s >= 0:
+            out_keys[m] = bkeys[i] if equal else dkeys[j]
+            src[m] = -2 - s
+            m += 1
+        if equal:
+            i += 1
+        j += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
+def gather_rows(braw, draw, src, m, out):
+    """``out[t] = braw[src[t]]`` or ``draw[-2 - src[t]]`` for ``t < m``."""
+    w = out.shape[1]
+    for t in range(m):
+        s = src[t]
+        if s >= 0:
+            for c in range(w):
+                out[t, c] = braw[s, c]
+        else:
+            r = -2 - s
+            for c in range(w):
+                out[t, c] = draw[r, c]
+
+
+@njit(cache=True, nogil=True)
+def merge_delta(okeys, oslots, nkeys, nslots, out_keys, out_slots):
+    """Merge the sorted delta ``(okeys, oslots)`` with newer writes.
+
+    ``nkeys`` is sorted with equal keys in write order (a stable sort of the
+    write log), so the last of a run is the newest. Newer entries win.
+    Returns the length of the merged delta. O(d + r).
+    """
+    n = okeys.shape[0]
+    r = nkeys.shape[0]
+    i = 0
+    j = 0
+    m = 0
+    while i < n or j < r:
+        if j >= r or (i < n and okeys[i] < nkeys[j]):
+            out_keys[m] = okeys[i]
+            out_slots[m] = oslots[i]
+            m += 1
+            i += 1
+            continue
+        while j + 1 < r and nkeys[j + 1] == nkeys[j]:
+            j += 1
+        if i < n and okeys[i] == nkeys[j]:
+            out_keys[m] = okeys[i]
+            i += 1
+        else:
+            out_keys[m] = nkeys[j]
+        out_slots[m] = nslots[j]
+        m += 1
+        j += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
+def strictly_increasing(a):
+    """Are the keys sorted and distinct?"""
+    for i in range(1, a.shape[0]):
+        if not a[i - 1] < a[i]:
+            return False
+    return True

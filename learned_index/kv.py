@@ -1,0 +1,709 @@
+"""``LearnedKV``: a sorted, updatable, persistent key-value store read through a learned index.
+
+Layout: an immutable *base* (sorted unique keys, their values, a
+:class:`LearnedIndex` over the keys) plus a write *buffer* of the writes since
+the last compaction. The buffer is an append-only log (keys, value rows,
+tombstones) indexed by a ``dict`` (key -> row, or -1 for a deletion) for
+point reads, and materialised lazily as a sorted array view (merged
+incrementally in numba) for batch reads, ranges and compaction. Compaction
+merges base and buffer in O(n) and retrains the index; it runs in the
+writing thread once the buffer holds ``max(compact_min, compact_fraction * n)``
+writes, or on :meth:`LearnedKV.compact`.
+
+Concurrency: one consistent version of the store is a ``_State`` object;
+writers (serialised by a lock) append to the current state's buffer in an
+order that keeps every concurrent read valid, and compaction builds a new
+state and publishes it with one attribute assignment (copy-on-write). A
+reader takes one reference to the state and never sees a half-state.
+"""
+import threading
+
+import numba
+import numpy as np
+
+from . import _coerce, _delta, _storage, rmi, train
+from .index import LearnedIndex
+from .models import LEAF_FAMILIES, ROOT_FAMILIES
+from .search import SEARCH_KINDS
+
+__all__ = ["LearnedKV"]
+
+FORMAT = "learned-index-kv"
+_INDEX_OPTIONS = ("stages", "n_leaves", "search", "n_mid", "parallel", "mlp_hidden", "seed")
+_CHUNK = 1 << 16
+
+
+def _entry_point(kernel, args):
+    """Compile ``kernel`` for ``args`` and return its compiled entry point (as index.py does)."""
+    kernel(*args)
+    return kernel.overloads[tuple(numba.typeof(a) for a in args)].entry_point
+
+
+def _frozen(a):
+    a = a.view()
+    a.flags.writeable = False
+    return a
+
+
+class _Base:
+    """The immutable learned part: keys, values, their raw rows, the index."""
+
+    __slots__ = ("keys", "values", "raw", "index", "model", "kind", "find")
+
+    def __init__(self, index, values):
+        self.index = index
+        self.keys = index.keys_
+        self.values = _frozen(values)
+        self.raw = None if values.dtype.hasobject else _frozen(_delta.raw_view(values))
+        self.model = index.model_
+        self.kind = index._kind
+        probe = self.keys.dtype.type(0)
+        self.find = _entry_point(_delta.find_one, (self.keys, self.model, probe, self.kind))
+
+
+class _State:
+    """One version of the store: a base and the buffer of writes laid over it."""
+
+    __slots__ = ("base", "delta", "log_keys", "log_slots", "dvals", "nlog", "view", "size")
+
+    def __init__(self, base, size, kdt, vdt, capacity=64):
+        self.base = base
+        self.delta = {}
+        self.log_keys = np.empty(capacity, kdt)
+        self.log_slots = np.empty(capacity, np.int64)
+        self.dvals = np.zeros(capacity, vdt)
+        self.nlog = 0
+        self.size = size
+        self.view = _View(np.empty(0, kdt), np.empty(0, np.int64), self.dvals, 0)
+
+
+class _View:
+    """The buffer as sorted arrays, up to log entry ``upto`` (immutable)."""
+
+    __slots__ = ("keys", "slots", "dvals", "draw", "upto")
+
+    def __init__(self, keys, slots, dvals, upto):
+        self.keys, self.slots, self.dvals, self.upto = _frozen(keys), _frozen(slots), dvals, upto
+        self.draw = None if dvals.dtype.hasobject else _frozen(_delta.raw_view(dvals))
+
+
+class LearnedKV:
+    """A sorted key-value store whose reads go through a recursive model index.
+
+    Semantics are those of a ``dict`` plus key order. Keys follow the
+    :class:`LearnedIndex` dtype rules (uint64, int64, uint32, int32, float64;
+    NaN raises); lookups compare exactly, so ``kv[3.0]`` finds key 3 and
+    ``kv[-1]`` of a uint64 store raises ``KeyError``. Values are a numpy
+    dtype fixed at creation (any fixed-size dtype: numbers, bytes, records).
+
+    Parameters
+    ----------
+    keys, values : array_like, optional
+        Bulk load: distinct keys (any order) and one value each. Duplicate
+        keys raise ``ValueError`` naming the first repeated one.
+    dtype, value_dtype : dtype, optional
+        Key and value dtypes (default: those of ``keys`` and ``values``, or
+        uint64 and float64 for an empty store).
+    compact_fraction, compact_min : float, int
+        Compact once the buffer holds ``max(compact_min, compact_fraction * n)``
+        writes (n: keys of the learned base).
+    index_options : dict, optional
+        Options of the :class:`LearnedIndex` built at load and compaction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> kv = LearnedKV(np.array([30, 10, 20], np.uint64), np.array([3.0, 1.0, 2.0]))
+    >>> kv[10], kv.get(15), 20 in kv, len(kv)
+    (np.float64(1.0), None, True, 3)
+    >>> kv[15] = 1.5; del kv[30]
+    >>> list(kv.items())
+    [(10, np.float64(1.0)), (15, np.float64(1.5)), (20, np.float64(2.0))]
+    """
+
+    def __init__(self, keys=None, values=None, *, dtype=None, value_dtype=None,
+                 compact_fraction=0.02, compact_min=4096, index_options=None):
+        if (keys is None) != (values is None):
+            raise TypeError("give both keys and values, or neither")
+        self._lock = threading.RLock()
+        self.compact_fraction = float(compact_fraction)
+        self.compact_min = int(compact_min)
+        if not self.compact_fraction > 0 or self.compact_min < 1:
+            raise ValueError("compact_fraction must be > 0 and compact_min >= 1")
+        self._index_options = _check_index_options(index_options or {})
+        if keys is None:
+            self._set_dtypes(np.uint64 if dtype is None else dtype,
+                             np.float64 if value_dtype is None else value_dtype)
+            keys = np.empty(0, self._kdt)
+            values = np.empty(0, self._vdt)
+        else:
+            raw = keys if isinstance(keys, np.ndarray) else np.asarray(keys)
+            if raw.ndim != 1:
+                raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
+            kdt = _coerce.as_keys(raw[:0])[0].dtype if dtype is None else dtype
+            vals = values if isinstance(values, np.ndarray) else None
+            vdt = value_dtype if value_dtype is not None else (
+                vals.dtype if vals is not None else np.asarray(values).dtype)
+            self._set_dtypes(kdt, vdt)
+            keys = self._norm_keys(raw)
+            values = self._norm_values(values, keys.shape[0])
+            keys, values = _sorted_unique(keys, values)
+        index = LearnedIndex(keys, **self._index_options)
+        self._state = _State(_Base(index, values), keys.shape[0], self._kdt, self._vdt)
+
+    # ------------------------------------------------------------------ validation
+    def _set_dtypes(self, kdt, vdt):
+        kdt = np.dtype(kdt)
+        kdt = _coerce._WIDEN.get(kdt, kdt)
+        if kdt not in _coerce.KEY_DTYPES:
+            raise TypeError(f"unsupported key dtype {kdt}; use one of "
+                            f"{', '.join(str(d) for d in _coerce.KEY_DTYPES)}")
+        vdt = np.dtype(vdt)
+        if vdt.itemsize == 0 or vdt.shape != ():
+            raise TypeError(f"values need a fixed-size scalar dtype, got {vdt}")
+        self._kdt, self._vdt = kdt, vdt
+        if kdt.kind == "f":
+            self._t1, self._kmin, self._kmax = float, -np.inf, np.inf
+        else:
+            info = np.iinfo(kdt)
+            self._t1, self._kmin, self._kmax = int, int(info.min), int(info.max)
+        self._t2 = kdt.type
+        kind = vdt.kind if vdt.isnative else "?"
+        if kind == "f":
+            self._vfast, self._vmin, self._vmax = (float, int), -np.inf, np.inf
+        elif kind in "iu":
+            info = np.iinfo(vdt)
+            self._vfast, self._vmin, self._vmax = (int,), int(info.min), int(info.max)
+        else:
+            self._vfast = ()
+
+    def _norm_keys(self, keys, strict=True):
+        """Keys as a 1-D array of the key dtype; unrepresentable keys raise (or, with
+        ``strict=False``, are returned as a mask)."""
+        try:
+            qk, mask, _ = _coerce.queries(keys, self._kdt, _coerce.EXACT)
+        except ValueError as e:
+            raise ValueError(f"invalid key: {e}") from None
+        except TypeError as e:
+            raise TypeError(f"invalid key: {e}") from None
+        if not strict:
+            return qk, mask
+        if mask is not None and mask.any():
+            bad = np.asarray(keys).reshape(-1)[int(np.argmax(mask))] if np.ndim(keys) else keys
+            raise ValueError(f"key {bad!r} cannot be stored in a {self._kdt} store "
+                             "(out of range or not exactly representable)")
+        return qk
+
+    def _key(self, k):
+        """One key for a write, as a Python number (the buffer's dict key)."""
+        t = type(k)
+        if (t is self._t1 or t is self._t2) and self._kmin <= k <= self._kmax:
+            return k if t is self._t1 else k.item()
+        if np.ndim(k) != 0:
+            raise TypeError(f"a key must be a scalar, got {type(k).__name__}")
+        return self._norm_keys(k)[0].item()
+
+    def _query(self, k):
+        """One key for a read: a Python number, or None if no key can equal it."""
+        if np.ndim(k) != 0:
+            raise TypeError(f"a key must be a scalar, got {type(k).__name__}; use get_many")
+        qk, mask = self._norm_keys(k, strict=False)
+        return None if mask is not None and mask[0] else qk[0].item()
+
+    def _norm_values(self, v, count):
+        """Values as a contiguous array of the value dtype: ``(count,)``, or ``(1,)``
+        for a scalar (``count is None``). Refuses lossy kinds (see docs)."""
+        vdt = self._vdt
+        shape = (1,) if count is None else (count,)
+        if vdt.hasobject:
+            out = np.empty(shape, vdt)
+            seq = [v] if count is None else list(v)
+            if len(seq) != shape[0]:
+                raise ValueError(f"{len(seq)} values for {shape[0]} keys")
+            for i, x in enumerate(seq):
+                out[i] = x
+            return out
+        try:
+            if vdt.names is not None and not isinstance(v, (np.ndarray, np.void)):
+                a = np.array(v if count is not None else [v], dtype=vdt)
+                if count is None:
+                    a = a.reshape(())
+            else:
+                a = np.asarray(v)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"cannot store {v!r} as {vdt} values: {e}") from None
+        if (a.ndim != 0) if count is None else (a.shape != shape):
+            want = "a scalar" if count is None else f"shape {shape}"
+            raise ValueError(f"values must be {want}, got shape {a.shape}")
+        if a.dtype != vdt:
+            src, dst = a.dtype.kind, vdt.kind
+            allowed = {"b": "b", "i": "biu", "u": "biu", "f": "biuf", "c": "biufc"}.get(dst)
+            ok = src in allowed if allowed is not None else np.can_cast(a.dtype, vdt, "safe")
+            if not ok:
+                raise TypeError(f"cannot store {a.dtype} values in a {vdt} store")
+            if dst in "iu" and src in "iu" and a.size:
+                info = np.iinfo(vdt)
+                if int(a.min()) < info.min or int(a.max()) > info.max:
+                    raise ValueError(f"value out of range for {vdt}")
+        return np.ascontiguousarray(a, dtype=vdt).reshape(shape)
+
+    # ------------------------------------------------------------------ reads
+    def _lookup(self, k):
+        """``(array, row)`` holding the value of ``k``, or None."""
+        st = self._state
+        t = type(k)
+        if not ((t is self._t1 or t is self._t2) and self._kmin <= k <= self._kmax):
+            k = self._query(k)
+            if k is None:
+                return None
+        s = st.delta.get(k)
+        if s is not None:
+            return (st.dvals, s) if s >= 0 else None
+        b = st.base
+        r = b.find(b.keys, b.model, k, b.kind)
+        return (b.values, r) if r >= 0 else None
+
+    def __getitem__(self, k):
+        """The value of key ``k``; ``KeyError`` if absent. O(1) + one index lookup."""
+        hit = self._lookup(k)
+        if hit is None:
+            raise KeyError(k)
+        return hit[0][hit[1]]
+
+    def get(self, k, default=None):
+        """The value of ``k``, or ``default``."""
+        hit = self._lookup(k)
+        return default if hit is None else hit[0][hit[1]]
+
+    def __contains__(self, k):
+        return self._lookup(k) is not None
+
+    def __len__(self):
+        return self._state.size
+
+    def _view(self, st):
+        """The buffer of ``st`` as sorted arrays, merged with writes since the last view."""
+        v = st.view
+        if v.upto == st.nlog:
+            return v
+        with self._lock:
+            v = st.view
+            hi = st.nlog
+            if v.upto != hi:
+                nk = st.log_keys[v.upto:hi]
+                order = np.argsort(nk, kind="stable")
+                nk, ns = nk[order], st.log_slots[v.upto:hi][order]
+                keys = np.empty(v.keys.shape[0] + nk.shape[0], self._kdt)
+                slots = np.empty(keys.shape[0], np.int64)
+                m = _delta.merge_delta(v.keys, v.slots, nk, ns, keys, slots)
+                v = _View(keys[:m], slots[:m], st.dvals, hi)
+                st.view = v
+        return v
+
+    def get_many(self, qs):
+        """Values and presence of many keys: ``(values, found)`` arrays shaped like ``qs``.
+
+        One batch kernel (GIL released): the index's batch lower bound on the
+        base, the buffer overlaid by binary search. ``values[~found]`` is zero
+        (``None`` for object values). O(log w + log d) per key.
+        """
+        st = self._state
+        qk, mask = self._norm_keys(qs, strict=False)
+        v = self._view(st)
+        b = st.base
+        m = qk.shape[0]
+        found = np.empty(m, np.bool_)
+        if b.raw is not None:
+            out = np.zeros((m, b.raw.shape[1]), b.raw.dtype)
+            _delta.get_many(b.keys, b.model, qk, b.kind, v.keys, v.slots, b.raw, v.draw, out, found)
+            values = out.reshape(-1).view(self._vdt) if m else np.zeros(0, self._vdt)
+        else:
+            src = np.empty(m, np.int64)
+            _delta.resolve_many(b.keys, b.model, qk, b.kind, v.keys, v.slots, src)
+            values = np.full(m, None, object)
+            found = src != -1
+            sel = src >= 0
+            values[sel] = b.values[src[sel]]
+            sel = src <= -2
+            values[sel] = v.dvals[-2 - src[sel]]
+        if mask is not None and mask.any():
+            found[mask] = False
+            values[mask] = None if b.raw is None else np.zeros(1, self._vdt)[0]
+        shape = np.shape(qs)
+        return values.reshape(shape), found.reshape(shape)
+
+    # ------------------------------------------------------------------ ordered access
+    def _lower(self, st, v, q, default):
+        """Lower bounds of ``q`` in the base and in the buffer view (exact)."""
+        if q is None:
+            return default
+        base = st.base.index.lower_bound(q)
+        qk, mask, value = _coerce.queries(q, self._kdt, _coerce.LEFT)
+        d = int(np.searchsorted(v.keys, qk[0], side="left"))
+        if mask is not None and mask[0]:
+            d = v.keys.shape[0] if value else 0
+        return int(base), d
+
+    def _merge(self, st, v, bs, be, ds, de):
+        """Merged ``(keys, values)`` of base rows ``[bs, be)`` and buffer rows ``[ds, de)``."""
+        b = st.base
+        total = (be - bs) + (de - ds)
+        keys = np.empty(total, self._kdt)
+        src = np.empty(total, np.int64)
+        m = _delta.merge_sources(b.keys[bs:be], v.keys[ds:de], v.slots[ds:de], keys, src)
+        keys, src = keys[:m], src[:m]
+        src[src >= 0] += bs
+        if b.raw is not None:
+            out = np.empty((m, b.raw.shape[1]), b.raw.dtype)
+            _delta.gather_rows(b.raw, v.draw, src, m, out)
+            values = out.reshape(-1).view(self._vdt) if m else np.zeros(0, self._vdt)
+        else:
+            values = np.empty(m, object)
+            sel = src >= 0
+            values[sel] = b.values[src[sel]]
+            values[~sel] = v.dvals[-2 - src[~sel]]
+        return keys, values
+
+    def _chunks(self, lo, hi):
+        """Consecutive ``(keys, values)`` chunks of the keys in ``[lo, hi)``, one snapshot."""
+        with self._lock:
+            st = self._state
+            v = self._view(st)
+        bs, ds = self._lower(st, v, lo, (0, 0))
+        be, de = self._lower(st, v, hi, (st.base.keys.shape[0], v.keys.shape[0]))
+        be, de = max(bs, be), max(ds, de)
+        keys = st.base.keys
+        while True:
+            stop = min(bs + _CHUNK, be)
+            dstop = de if stop == be else int(np.searchsorted(v.keys[:de], keys[stop], "left"))
+            yield self._merge(st, v, bs, stop, ds, max(ds, dstop))
+            if stop == be:
+                return
+            bs, ds = stop, max(ds, dstop)
+
+    def range(self, lo, hi):
+        """Keys in ``[lo, hi)`` and their values, as two arrays. O(log n + k)."""
+        with self._lock:
+            st = self._state
+            v = self._view(st)
+        bs, ds = self._lower(st, v, lo, (0, 0))
+        be, de = self._lower(st, v, hi, (st.base.keys.shape[0], v.keys.shape[0]))
+        return self._merge(st, v, bs, max(bs, be), ds, max(ds, de))
+
+    def items(self, lo=None, hi=None):
+        """Ascending ``(key, value)`` pairs with ``lo <= key < hi`` (``None``: unbounded).
+
+        A snapshot: writes during the iteration are not seen.
+        """
+        for keys, values in self._chunks(lo, hi):
+            yield from zip(keys.tolist(), values)
+
+    def __iter__(self):
+        """Keys in ascending order (a snapshot)."""
+        for keys, _ in self._chunks(None, None):
+            yield from keys.tolist()
+
+    keys = __iter__
+
+    # ------------------------------------------------------------------ writes
+    def _threshold(self, st):
+        return max(self.compact_min, int(self.compact_fraction * st.base.keys.shape[0]))
+
+    def _append(self, st, keys, slots_live, values):
+        """Append writes to the log (grown copy first, so readers always see
+        rows that exist), then publish them in the dict."""
+        m = keys.shape[0]
+        i = st.nlog
+        if i + m > st.log_keys.shape[0]:
+            self._grow(st, i + m)
+        st.log_keys[i:i + m] = keys
+        slots = np.where(slots_live, np.arange(i, i + m), _delta.TOMB)
+        st.log_slots[i:i + m] = slots
+        if values is not None:
+            st.dvals[i:i + m] = values
+        st.nlog = i + m
+        st.delta.update(zip(keys.tolist(), slots.tolist()))
+
+    def __setitem__(self, k, v):
+        """Insert or update. Amortised O(1) + compaction (O(n) every ``threshold`` writes)."""
+        key = self._key(k)
+        fast = type(v) in self._vfast and self._vmin <= v <= self._vmax
+        value = None if fast else self._norm_values(v, None)
+        with self._lock:
+            st = self._state
+            s = st.delta.get(key)
+            present = s >= 0 if s is not None else st.base.find(
+                st.base.keys, st.base.model, key, st.base.kind) >= 0
+            i = st.nlog
+            if i == st.log_keys.shape[0]:
+                self._grow(st, i + 1)
+            st.dvals[i] = v if fast else value[0]      # first: the only step that may fail
+            st.log_keys[i] = key
+            st.log_slots[i] = i
+            st.nlog = i + 1
+            st.delta[key] = i
+            if not present:
+                st.size += 1
+            if st.nlog >= self._threshold(st):
+                self._compact(st)
+
+    def _grow(self, st, need):
+        """Replace the log arrays by larger copies (before any new row is published)."""
+        cap = max(2 * st.log_keys.shape[0], need)
+        for name in ("log_keys", "log_slots", "dvals"):
+            old = getattr(st, name)
+            new = np.zeros(cap, old.dtype)
+            new[:st.nlog] = old[:st.nlog]
+            setattr(st, name, new)
+
+    def __delitem__(self, k):
+        """Delete key ``k``; ``KeyError`` if absent."""
+        key = self._query(k) if type(k) is not self._t1 else k
+        with self._lock:
+            if key is None or self._lookup(key) is None:
+                raise KeyError(k)
+            st = self._state
+            self._append(st, np.array([key], self._kdt), np.zeros(1, bool), None)
+            st.size -= 1
+            if st.nlog >= self._threshold(st):
+                self._compact(st)
+
+    def update(self, keys, values):
+        """Insert or update many keys (the last of repeated keys wins), all or nothing."""
+        raw = np.asarray(keys) if not isinstance(keys, np.ndarray) else keys
+        if raw.ndim != 1:
+            raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
+        kk = self._norm_keys(raw)
+        vv = self._norm_values(values, kk.shape[0])
+        self._write_many(kk, vv)
+
+    def delete_many(self, keys):
+        """Delete many keys, all or nothing: ``KeyError`` naming the first absent
+        key (repeated keys are deleted once)."""
+        raw = np.asarray(keys) if not isinstance(keys, np.ndarray) else keys
+        if raw.ndim != 1:
+            raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
+        qk, mask = self._norm_keys(raw, strict=False)
+        with self._lock:
+            _, found = self.get_many(qk)
+            if mask is not None:
+                found &= ~mask
+            if not found.all():
+                raise KeyError(raw[int(np.argmin(found))].item())
+            self._write_many(qk, None)
+
+    def _write_many(self, kk, vv):
+        if kk.shape[0] == 0:
+            return
+        with self._lock:
+            st = self._state
+            uk = np.unique(kk)
+            _, found = self.get_many(uk)
+            live = np.full(kk.shape[0], vv is not None)
+            if st.nlog + kk.shape[0] >= self._threshold(st):
+                self._compact(st, (kk, live, vv))
+                return
+            self._append(st, kk, live, vv)
+            st.size += int((~found).sum()) if vv is not None else -uk.shape[0]
+
+    def compact(self):
+        """Merge the buffer into the base and retrain the index. O(n)."""
+        with self._lock:
+            st = self._state
+            if st.nlog:
+                self._compact(st)
+
+    def _compact(self, st, extra=None):
+        """Build the merged base (with the writes ``extra`` on top) and publish it."""
+        v = self._view(st)
+        if extra is not None:
+            kk, live, vv = extra
+            order = np.argsort(kk, kind="stable")
+            nk = kk[order]
+            ns = np.where(live, np.arange(kk.shape[0]) + st.nlog, _delta.TOMB)[order]
+            keys = np.empty(v.keys.shape[0] + nk.shape[0], self._kdt)
+            slots = np.empty(keys.shape[0], np.int64)
+            m = _delta.merge_delta(v.keys, v.slots, nk, ns, keys, slots)
+            dv = st.dvals[:st.nlog]
+            if vv is not None:
+                dv = np.concatenate([dv, vv])
+            v = _View(keys[:m], slots[:m], dv, st.nlog + kk.shape[0])
+        keys, values = self._merge(st, v, 0, st.base.keys.shape[0], 0, v.keys.shape[0])
+        index = LearnedIndex(keys, **self._index_options)
+        self._state = _State(_Base(index, values), keys.shape[0], self._kdt, self._vdt)
+
+    # ------------------------------------------------------------------ misc
+    @property
+    def index(self):
+        """The :class:`LearnedIndex` of the learned base (pending writes not included)."""
+        return self._state.base.index
+
+    @property
+    def dtype(self):
+        return self._kdt
+
+    @property
+    def value_dtype(self):
+        return self._vdt
+
+    def __repr__(self):
+        st = self._state
+        return (f"LearnedKV(n={st.size}, dtype={self._kdt}, value_dtype={self._vdt}, "
+                f"buffered={st.nlog})")
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Write the store (pending writes included, as a buffer) to ``path`` atomically.
+
+        See ``docs/format.md``. Object values raise ``TypeError``.
+        """
+        if self._vdt.hasobject:
+            raise TypeError(f"cannot save values of dtype {self._vdt} (Python objects): "
+                            "use a fixed-size dtype")
+        with self._lock:
+            st = self._state
+            v = self._view(st)
+        b, idx = st.base, st.base.index
+        live = v.slots >= 0
+        dvals = np.zeros(v.keys.shape[0], self._vdt)
+        dvals[live] = v.dvals[v.slots[live]]
+        meta = {
+            "format": FORMAT, "len": st.size,
+            "key_dtype": self._kdt.str, "value_dtype": _storage.dtype_to_json(self._vdt),
+            "index": {"stages": list(idx.stages_), "search": idx.search_,
+                      "n_leaves": idx.n_leaves_, "n_mid": idx.n_mid_,
+                      "parallel": idx.parallel_, "bent": int(idx._info.get("bent", 0))},
+            "options": {"compact_fraction": self.compact_fraction,
+                        "compact_min": self.compact_min,
+                        "index_options": {k: list(x) if isinstance(x, tuple) else x
+                                          for k, x in self._index_options.items()}},
+        }
+        parts = {"keys": b.keys, "values": b.values, "model": idx.model_,
+                 "starts": np.asarray(idx._info["starts"], np.int64),
+                 "delta_keys": v.keys, "delta_live": live.astype(np.uint8), "delta_values": dvals}
+        _storage.write(path, meta, parts)
+
+    @classmethod
+    def load(cls, path, mmap=True, verify=True):
+        """Open a store written by :meth:`save`.
+
+        With ``mmap=True`` keys and values are read-only views of the mapped
+        file (zero copy; writes go to the buffer, compaction builds new arrays).
+        ``verify=False`` skips the checksums of keys and values and the check
+        that the keys are sorted (faster open; a corrupted file then gives
+        wrong answers instead of an error). Anything else wrong with the file
+        raises ``ValueError``.
+        """
+        meta, parts = _storage.read(path, mmap=mmap, verify=verify)
+        return cls._from_file(meta, parts, verify)
+
+    @classmethod
+    def _from_file(cls, meta, parts, verify):
+        bad = _storage._bad
+        try:
+            if meta.get("format") != FORMAT:
+                raise bad("not a LearnedKV store")
+            kdt = np.dtype(meta["key_dtype"])
+            vdt = _storage.dtype_from_json(meta["value_dtype"])
+            info, opts = meta["index"], meta["options"]
+            stages, search = tuple(info["stages"]), info["search"]
+            n_leaves, n_mid = int(info["n_leaves"]), int(info["n_mid"])
+            parallel, bent = bool(info.get("parallel", False)), int(info.get("bent", 0))
+            self = cls.__new__(cls)
+            self._lock = threading.RLock()
+            self.compact_fraction = float(opts["compact_fraction"])
+            self.compact_min = int(opts["compact_min"])
+            self._index_options = _check_index_options(opts["index_options"])
+            self._set_dtypes(kdt, vdt)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise bad(f"bad metadata ({e})") from None
+        if kdt != self._kdt or len(stages) not in (2, 3) or stages[0] not in ROOT_FAMILIES \
+                or any(s not in LEAF_FAMILIES for s in stages[1:]) or search not in SEARCH_KINDS:
+            raise bad("bad index description")
+        keys, values, model, starts = (parts[p] for p in ("keys", "values", "model", "starts"))
+        dkeys, dlive, dvals = (parts[p] for p in ("delta_keys", "delta_live", "delta_values"))
+        n = keys.shape[0]
+        if keys.dtype != kdt or values.dtype != vdt or values.shape[0] != n or \
+                dkeys.dtype != kdt or dvals.dtype != vdt or dlive.dtype != np.uint8 or \
+                not dkeys.shape[0] == dlive.shape[0] == dvals.shape[0] or model.dtype != np.float64:
+            raise bad("parts do not match the metadata")
+        if starts.dtype != np.int64 or starts.shape[0] != (n_leaves + 1 if n else 1) or \
+                starts[0] != 0 or starts[-1] != n or np.any(np.diff(starts) < 0):
+            raise bad("leaf table does not match the keys")
+        if np.any(dlive > 1) or not _delta.strictly_increasing(dkeys) or \
+                (kdt.kind == "f" and (np.isnan(dkeys).any())):
+            raise bad("bad buffer")
+        if verify and (not _delta.strictly_increasing(keys) or
+                       (kdt.kind == "f" and n and (np.isnan(keys[0]) or np.isnan(keys[-1])))):
+            raise bad("keys are not sorted and distinct")
+        _storage.check_blob(model, n, n_leaves if n else 0, n_mid if n else 0)
+        blob = train._aligned_zeros(model.shape[0])
+        blob[:] = model
+        index = _index_from_parts(keys, blob, starts, stages, search, n_leaves if n else 0,
+                                  n_mid if n else 0, parallel, bent)
+        st = _State(_Base(index, values), n, kdt, vdt, capacity=max(64, 2 * dkeys.shape[0]))
+        self._state = st
+        if dkeys.shape[0]:
+            live = dlive.astype(bool)
+            st.dvals[:dkeys.shape[0]] = dvals
+            self._append(st, dkeys, live, None)
+            _, in_base = _base_contains(st.base, dkeys)
+            st.size = n + int((live & ~in_base).sum()) - int((~live & in_base).sum())
+        return self
+
+
+def _base_contains(base, qk):
+    out = np.empty(qk.shape[0], np.int64)
+    rmi.bound_many(base.keys, base.model, qk, out, False, base.kind)
+    n = base.keys.shape[0]
+    hit = out < n
+    hit[hit] = base.keys[out[hit]] == qk[hit]
+    return out, hit
+
+
+def _sorted_unique(keys, values):
+    """Sort a bulk load by key; ``ValueError`` naming the first duplicate (input order)."""
+    order = None
+    if not _delta.strictly_increasing(keys):
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        dup = np.flatnonzero(keys[1:] == keys[:-1])
+        if dup.size:
+            j = int(np.argmin(order[dup + 1]))
+            first, second = sorted((int(order[dup[j]]), int(order[dup[j] + 1])))
+            raise ValueError(f"duplicate key {keys[dup[j]].item()!r} (positions {first} and "
+                             f"{second} of the bulk load)")
+        values = values[order]
+    return np.array(keys, copy=order is None), np.array(values, copy=order is None)
+
+
+def _check_index_options(opts):
+    if not isinstance(opts, dict) or any(k not in _INDEX_OPTIONS for k in opts):
+        raise ValueError(f"index_options must be a dict with keys from {_INDEX_OPTIONS}")
+    out = dict(opts)
+    for k in ("stages", "mlp_hidden"):
+        if k in out:
+            out[k] = tuple(out[k])
+    return out
+
+
+def _index_from_parts(keys, model, starts, stages, search, n_leaves, n_mid, parallel, bent):
+    """A :class:`LearnedIndex` over ``keys`` from a saved model blob, without training.
+
+    Sets every attribute ``LearnedIndex.__init__`` sets (to be replaced by a
+    ``LearnedIndex._from_parts`` in index.py).
+    """
+    idx = LearnedIndex.__new__(LearnedIndex)
+    idx.keys_ = _frozen(keys)
+    idx.stages_ = tuple(stages)
+    idx.search_ = search
+    idx.parallel_ = bool(parallel)
+    idx._kind = SEARCH_KINDS[search]
+    idx._ktype = keys.dtype.type
+    idx._is_float = keys.dtype.kind == "f"
+    idx.model_ = model
+    idx.n_leaves_ = n_leaves
+    idx.n_mid_ = n_mid
+    idx._info = {"starts": np.array(starts, np.int64), "bent": bent, "build_seconds": 0.0}
+    idx._bind_scalar_kernels()
+    return idx
