@@ -1,4 +1,6 @@
 """``LearnedIndex``: the public face of the recursive model index."""
+import functools
+
 import numba
 import numpy as np
 
@@ -126,34 +128,34 @@ class LearnedIndex:
 
     # ------------------------------------------------------------------ lookups
     def _bind_scalar_kernels(self):
-        """Compile the scalar kernels now and keep their entry points.
+        """Install the fast scalar fronts of ``lower_bound``, ``upper_bound`` and ``contains``.
 
-        Calling a compiled entry point skips numba's argument dispatch, which
-        costs more than the lookup itself; Python ints are converted to the
-        key dtype by the entry point (only in-range ints are sent there).
+        A plain scalar (Python int or float, or a scalar of the key dtype) goes
+        straight to the compiled entry point of the scalar kernel, which skips
+        numba's argument dispatch (it costs more than the lookup itself); the
+        fronts are closures, so no attribute is looked up per call. Anything
+        else takes the general path of the class methods. The fronts shadow
+        the methods on the instance and answer exactly as they do.
         """
+        keys, model, kind = self.keys_, self.model_, self._kind
         probe = self._ktype(0)
-        lb_args = (self.keys_, self.model_, probe, False, self._kind)
-        c_args = (self.keys_, self.model_, probe, self._kind)
-        self._lb_one = _entry_point(rmi.bound_one, lb_args)
-        self._contains_one = _entry_point(rmi.contains_one, c_args)
+        general = _General(keys, model, kind, self.parallel_)
+        handle = general.handle.ctypes.data
+        bound = _entry_point(rmi.bound_at, (handle, probe, False))
+        member = _entry_point(rmi.contains_at, (handle, probe, False))
+        accept = (float if self._is_float else int, self._ktype)
         if self._is_float:
-            self._t1, self._t2 = float, self._ktype
-            self._kmin, self._kmax = -np.inf, np.inf
+            limits = (-np.inf, np.inf)           # NaN fails the check and raises on the general path
+        elif keys.dtype.itemsize < 8:            # the entry point would wrap narrow ints silently
+            info = np.iinfo(keys.dtype)
+            limits = (int(info.min), int(info.max))
         else:
-            info = np.iinfo(self.keys_.dtype)
-            self._t1, self._t2 = int, self._ktype
-            self._kmin, self._kmax = int(info.min), int(info.max)
-
-    def _bound(self, q, mode):
-        right = mode == _coerce.RIGHT
-        qk, mask, value = _coerce.queries(q, self.keys_.dtype, mode)
-        out = np.empty(qk.shape[0], dtype=np.int64)
-        kernel = rmi.bound_many_parallel if self.parallel_ else rmi.bound_many
-        kernel(self.keys_, self.model_, qk, out, right, self._kind)
-        if mask is not None:
-            out[mask] = len(self) if value else 0
-        return int(out[0]) if np.ndim(q) == 0 else out.reshape(np.shape(q))
+            limits = None
+        self.lower_bound = _front(bound, handle, False, accept, limits, general.lower)
+        self.upper_bound = _front(bound, handle, True, accept, limits, general.upper)
+        self.contains = _front(member, handle, False, accept, limits, general.contains)
+        for name in ("lower_bound", "upper_bound", "contains"):
+            functools.update_wrapper(self.__dict__[name], getattr(LearnedIndex, name))
 
     def lower_bound(self, q):
         """First position whose key is ``>= q``: ``np.searchsorted(keys, q, side="left")``.
@@ -169,35 +171,21 @@ class LearnedIndex:
 
         Runtime complexity: O(log w) per query for an error window of w keys.
         """
-        t = type(q)
-        if (t is self._t1 or t is self._t2) and self._kmin <= q <= self._kmax:
-            return self._lb_one(self.keys_, self.model_, q, False, self._kind)
-        return self._bound(q, _coerce.LEFT)
+        return _General(self.keys_, self.model_, self._kind, self.parallel_).lower(q)
 
     def upper_bound(self, q):
         """First position whose key is ``> q``: ``np.searchsorted(keys, q, side="right")``.
 
         Runtime complexity: O(log w) per query.
         """
-        t = type(q)
-        if (t is self._t1 or t is self._t2) and self._kmin <= q <= self._kmax:
-            return self._lb_one(self.keys_, self.model_, q, True, self._kind)
-        return self._bound(q, _coerce.RIGHT)
+        return _General(self.keys_, self.model_, self._kind, self.parallel_).upper(q)
 
     def contains(self, q):
         """Whether ``q`` is a key (exact comparison): bool, or a bool array.
 
         Runtime complexity: O(log w) per query.
         """
-        t = type(q)
-        if (t is self._t1 or t is self._t2) and self._kmin <= q <= self._kmax:
-            return self._contains_one(self.keys_, self.model_, q, self._kind)
-        qk, mask, _ = _coerce.queries(q, self.keys_.dtype, _coerce.EXACT)
-        out = np.empty(qk.shape[0], dtype=np.bool_)
-        rmi.contains_many(self.keys_, self.model_, qk, out, self._kind)
-        if mask is not None:
-            out[mask] = False
-        return bool(out[0]) if np.ndim(q) == 0 else out.reshape(np.shape(q))
+        return _General(self.keys_, self.model_, self._kind, self.parallel_).contains(q)
 
     def range(self, lo, hi):
         """Positions ``(start, stop)`` such that ``keys[start:stop]`` are the keys in ``[lo, hi)``.
@@ -288,6 +276,74 @@ class LearnedIndex:
         inside = (keys > keys[0]) & (keys < keys[-1])
         assert np.all(((lo <= last) & (last <= hi)) | ~inside), "upper bound outside window"
         assert np.all((0 <= lo) & (lo <= pos) | (lo <= hi)) and np.all(hi <= n)
+
+
+class _General:
+    """The general query path: validation and coercion, then one batch kernel.
+
+    Holds no reference to the index, so the fronts that fall back to it
+    create no reference cycle.
+    """
+
+    def __init__(self, keys, model, kind, parallel):
+        self.keys, self.model, self.kind = keys, model, kind
+        self.handle = rmi.make_handle(keys, model, kind)
+        self.kernel = rmi.bound_many_parallel if parallel else rmi.bound_many
+
+    def _bound(self, q, mode):
+        qk, mask, value = _coerce.queries(q, self.keys.dtype, mode)
+        out = np.empty(qk.shape[0], dtype=np.int64)
+        self.kernel(self.keys, self.model, qk, out, mode == _coerce.RIGHT, self.kind)
+        if mask is not None:
+            out[mask] = self.keys.shape[0] if value else 0
+        return int(out[0]) if np.ndim(q) == 0 else out.reshape(np.shape(q))
+
+    def lower(self, q):
+        return self._bound(q, _coerce.LEFT)
+
+    def upper(self, q):
+        return self._bound(q, _coerce.RIGHT)
+
+    def contains(self, q):
+        qk, mask, _ = _coerce.queries(q, self.keys.dtype, _coerce.EXACT)
+        out = np.empty(qk.shape[0], dtype=np.bool_)
+        rmi.contains_many(self.keys, self.model, qk, out, self.kind)
+        if mask is not None:
+            out[mask] = False
+        return bool(out[0]) if np.ndim(q) == 0 else out.reshape(np.shape(q))
+
+
+def _front(entry, handle, right, accept, limits, general):
+    """A scalar front: ``entry(handle, q, right)`` for plain scalars, else ``general(q)``.
+
+    ``handle`` is the address of ``general``'s handle array (see
+    :func:`.rmi.make_handle`); ``general``, a bound method of
+    :class:`_General`, holds that array and the keys and blob it points to,
+    so they live as long as the front. ``accept`` are the two scalar types
+    sent to the entry point. With ``limits`` None (64-bit integer keys) the
+    entry point itself raises ``OverflowError`` on an int outside the key
+    dtype, which then takes the general path; other scalars are
+    range-checked first.
+    """
+    t1, t2 = accept
+    if limits is None:
+        def front(q):
+            t = type(q)
+            if t is t1 or t is t2:
+                try:
+                    return entry(handle, q, right)
+                except OverflowError:
+                    pass
+            return general(q)
+    else:
+        kmin, kmax = limits
+
+        def front(q):
+            t = type(q)
+            if (t is t1 or t is t2) and kmin <= q <= kmax:
+                return entry(handle, q, right)
+            return general(q)
+    return front
 
 
 def _entry_point(kernel, args):

@@ -32,9 +32,10 @@ Lookup (one query ``q``, keys ``K`` of length n)::
     r    = search K[p : p + width] ;  settle(r)                (exact)
 """
 import numpy as np
-from numba import njit, prange
+from numba import carray, njit, prange
 
 from . import search as _search
+from ._pointer import as_pointer
 from ._prefetch import prefetch
 from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
@@ -111,6 +112,27 @@ def _views(p):
     return p.view(np.uint64), p.view(np.int32), p.view(np.float32)
 
 
+#: windows of at most this many cache lines are prefetched whole
+PREFETCH_LINES = 16
+
+
+@njit(cache=True, inline="always")
+def prefetch_window(keys, lo, hi):
+    """Ask for the cache lines of ``keys[lo:hi + 1]`` at once, so that the search's misses overlap.
+
+    Windows above :data:`PREFETCH_LINES` lines get their middle and ends only.
+    """
+    last = min(hi, keys.shape[0] - 1)
+    per_line = max(64 // keys.itemsize, 1)
+    if last - lo < PREFETCH_LINES * per_line:
+        for i in range(lo, last, per_line):
+            prefetch(keys, i)
+    else:
+        prefetch(keys, lo)
+        prefetch(keys, (lo + last) >> 1)
+    prefetch(keys, last)
+
+
 @njit(cache=True, inline="always")
 def _locate(keys, p, pu, pi, pf, kbu, kbf, q, right, kind):
     """Exact lower (``right=False``) or upper bound of one query."""
@@ -122,8 +144,7 @@ def _locate(keys, p, pu, pi, pf, kbu, kbf, q, right, kind):
     if _search.before(keys[n - 1], q, right):
         return n
     pos, lo, hi = window(keys, p, pu, pi, pf, kbu, kbf, q)
-    prefetch(keys, (lo + hi) >> 1)          # the window's cache lines load together
-    prefetch(keys, hi - 1)
+    prefetch_window(keys, lo, hi)
     r = _search.in_window(keys, q, lo, hi, pos, kind, right)
     return _search.settle(keys, q, r, right)
 
@@ -136,6 +157,45 @@ def bound_one(keys, p, q, right, kind):
     pu, pi, pf = _views(p)
     kbu, kbf = key_bits(keys[0]) if keys.shape[0] else key_bits(q)
     return _locate(keys, p, pu, pi, pf, kbu, kbf, q, right, kind)
+
+
+#: fields of a scalar handle (see :func:`make_handle`)
+HANDLE_FIELDS = 5
+
+
+def make_handle(keys, p, kind):
+    """The int64 array ``[keys address, n, blob address, blob length, kind]`` for :func:`bound_at`.
+
+    The caller keeps ``keys`` and ``p`` alive as long as the handle is used.
+    """
+    return np.array([keys.ctypes.data, keys.shape[0], p.ctypes.data, p.shape[0], kind],
+                    dtype=np.int64)
+
+
+@njit(cache=True, inline="always")
+def _from_handle(handle, q):
+    h = carray(as_pointer(handle, np.int64(0)), HANDLE_FIELDS)
+    keys = carray(as_pointer(h[0], q), h[1])
+    p = carray(as_pointer(h[2], np.float64(0.0)), h[3])
+    return keys, p, h[4]
+
+
+@njit(cache=True)
+def bound_at(handle, q, right):
+    """:func:`bound_one` for the index whose handle is at address ``handle``.
+
+    The scalar fast path: its entry point unboxes two integers and a bool,
+    not two arrays (about 30 ns each from Python).
+    """
+    keys, p, kind = _from_handle(handle, q)
+    return bound_one(keys, p, q, right, kind)
+
+
+@njit(cache=True)
+def contains_at(handle, q, right):
+    """:func:`contains_one` through a handle, like :func:`bound_at` (``right`` is unused)."""
+    keys, p, kind = _from_handle(handle, q)
+    return contains_one(keys, p, q, right, kind)
 
 
 #: queries whose memory accesses are overlapped in a batch (see :func:`_bound_range`)
@@ -209,8 +269,8 @@ def bound_many_parallel(keys, p, qs, out, right, kind):
 
 
 @njit(cache=True)
-def contains_one(keys, p, q, kind):
-    """Is ``q`` one of the keys?"""
+def contains_one(keys, p, q, right, kind):
+    """Is ``q`` one of the keys? (``right`` is unused: the signature is :func:`bound_one`'s.)"""
     r = bound_one(keys, p, q, False, kind)
     return r < keys.shape[0] and keys[r] == q
 

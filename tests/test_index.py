@@ -5,6 +5,7 @@ tests on synthetic key sets, the model windows of ``search()``, and the API cont
 Same-dtype queries are compared with ``np.searchsorted(idx.keys, q)``; mixed-dtype
 queries are covered in ``test_coerce.py``.
 """
+import gc
 import os
 import subprocess
 import sys
@@ -652,3 +653,32 @@ def test_big_endian_keys(dtype):
     idx = LearnedIndex(swapped)
     assert np.array_equal(idx.keys, native)
     check_arrays(idx, probe_queries(native))
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+def test_scalar_fronts_match_general_path(dtype):
+    """The per-instance scalar fronts answer exactly like the class methods' general path."""
+    keys = np.array(dtype_extremes(dtype), dtype=dtype)
+    idx = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=3)
+    scalars = [v.item() for v in probe_queries(idx.keys)] + list(probe_queries(idx.keys)[:20])
+    scalars += [-1, 2**31, 2**32 + 5, 2**63, 2**64 - 1, 2**64, -2**63 - 1, 3.5, -0.5,
+                np.int8(3), np.uint64(7), np.float32(2.5)]
+    for q in scalars:
+        for name in ("lower_bound", "upper_bound", "contains"):
+            fast = getattr(idx, name)(q)
+            slow = getattr(LearnedIndex, name)(idx, q)
+            assert fast == slow and type(fast) is type(slow), (name, q, fast, slow)
+    with pytest.raises(ValueError):
+        idx.lower_bound(float("nan"))
+    for bad in ("7", True, None):
+        with pytest.raises(TypeError):
+            idx.contains(bad)
+
+
+def test_scalar_front_outlives_its_index():
+    """A bound front keeps the arrays it reads alive after the index object is gone."""
+    keys = np.arange(0, 30_000, 3, dtype=np.uint64)
+    lower = LearnedIndex(keys.copy()).lower_bound
+    gc.collect()
+    junk = [np.full(10_000, 2**63, dtype=np.uint64) for _ in range(50)]   # reuse freed memory
+    assert [lower(q) for q in (0, 299, 300, 30_000, -1)] == [0, 100, 100, 10_000, 0], len(junk)
