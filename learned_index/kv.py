@@ -265,6 +265,17 @@ class LearnedKV:
 
     def __getitem__(self, k):
         """The value of key ``k``; ``KeyError`` if absent. O(1) + one index lookup."""
+        st = self._state
+        if type(k) is self._t1 and self._kmin <= k <= self._kmax:     # the common case, inlined
+            s = st.delta.get(k)
+            if s is None:
+                b = st.base
+                r = b.find(b.keys, b.model, k, b.kind)
+                if r >= 0:
+                    return b.values[r]
+            elif s >= 0:
+                return st.dvals[s]
+            raise KeyError(k)
         hit = self._lookup(k)
         if hit is None:
             raise KeyError(k)
