@@ -1,0 +1,643 @@
+"""Scale-out: a range-partitioned :class:`~learned_index.LearnedKV` on a Dask cluster.
+
+>>> from learned_index.distributed import DistributedLearnedKV     # doctest: +SKIP
+
+Needs the optional extra ``learned-index[dask]`` (``dask[distributed,dataframe]``).
+
+Layout (see ``docs/scale-out.md``)::
+
+    client:  router = boundaries B[0] < B[1] < ... < B[P-1]  (first key of each partition)
+             + a LearnedIndex over B (the RMI's root, one level up)
+             partition(q) = max(upper_bound(B, q) - 1, 0)        one vectorised call per batch
+    workers: partition p = one LearnedKV over the keys of [B[p], B[p+1]), held in worker
+             memory as a Dask future, never collected to the client
+
+Partition 0 also owns every key below ``B[0]`` and the last partition every key
+above its last one, so inserts never need a new partition.
+
+Fault tolerance: every partition is a Dask future with lineage. A partition
+built by :meth:`DistributedLearnedKV.from_dask` is recomputed by Dask from its
+source (the dask arrays or dataframe it was built from) if the worker holding
+it dies; one opened by :meth:`DistributedLearnedKV.load` is reopened from its
+file; writes are tasks that take the previous version of a partition and
+return the next, so a recompute replays them. Results are gathered whole:
+a batch returns only when every partition it touched answered, with exactly
+the number of answers it was sent; otherwise it raises.
+
+Concurrency: one client object drives the store; its methods are not meant to
+be called from several threads at once (reads from several threads are fine
+between writes).
+"""
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+
+import numpy as np
+
+try:
+    import dask.array as da
+    import dask.dataframe as dd
+    from dask import delayed
+    from dask.sizeof import sizeof
+    from distributed import default_client
+except ImportError as e:             # pragma: no cover - exercised only without the extra
+    raise ImportError("learned_index.distributed needs Dask: pip install 'learned-index[dask]'") from e
+
+from . import _coerce
+from .index import LearnedIndex
+from .kv import LearnedKV
+
+__all__ = ["DistributedLearnedKV", "PartitionError", "MANIFEST", "FORMAT"]
+
+FORMAT = "learned-index-dkv"
+VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class PartitionError(RuntimeError):
+    """A partition returned an answer that does not match what it was asked."""
+
+
+# ---------------------------------------------------------------------- on the workers
+class _Part:
+    """One partition: a :class:`LearnedKV` in a worker's memory.
+
+    Picklable (a ``LearnedKV`` holds a lock and compiled entry points), so Dask
+    can move it between workers: it travels as its sorted keys and values and
+    is rebuilt on arrival (O(n), rare). :func:`dask.sizeof.sizeof` reports its
+    real size, so the scheduler counts it and prefers to run tasks where it is.
+    """
+
+    __slots__ = ("kv",)
+
+    def __init__(self, kv):
+        self.kv = kv
+
+    def __reduce__(self):
+        kv = self.kv
+        keys, values = kv.range(None, None)
+        return _part_from_arrays, (keys, values, kv.dtype, kv.value_dtype, kv._index_options,
+                                   kv.compact_fraction, kv.compact_min)
+
+    @property
+    def nbytes(self):
+        kv = self.kv
+        st = kv._state
+        base = st.base
+        return int(base.keys.nbytes + base.values.nbytes + base.index.nbytes +
+                   st.log_keys.nbytes + st.log_slots.nbytes + st.dvals.nbytes)
+
+
+@sizeof.register(_Part)
+def _sizeof_part(p):
+    return p.nbytes
+
+
+def _new_kv(keys, values, kdt, vdt, index_options, compact_fraction=0.02, compact_min=4096):
+    return LearnedKV(keys, values, dtype=kdt, value_dtype=vdt, index_options=index_options,
+                     compact_fraction=compact_fraction, compact_min=compact_min)
+
+
+def _part_from_arrays(keys, values, kdt, vdt, index_options, compact_fraction=0.02,
+                      compact_min=4096):
+    return _Part(_new_kv(keys, values, kdt, vdt, index_options, compact_fraction, compact_min))
+
+
+def _build(frame, kdt, vdt, index_options):
+    """A partition from one sorted pandas partition of the shuffle (columns k, v)."""
+    keys = np.ascontiguousarray(frame["k"].to_numpy(dtype=kdt))
+    values = np.ascontiguousarray(frame["v"].to_numpy(dtype=vdt))
+    return _part_from_arrays(keys, values, kdt, vdt, index_options)
+
+
+def _summary(part):
+    """``(len, first key, last key, nbytes)``; keys are None for an empty partition."""
+    kv = part.kv
+    n = len(kv)
+    if n == 0:
+        return 0, None, None, part.nbytes
+    if kv._state.nlog == 0:                         # fresh partition: the base is everything
+        keys = kv.index.keys
+        return n, keys[0].item(), keys[-1].item(), part.nbytes
+    keys, _ = kv.range(None, None)
+    return n, keys[0].item(), keys[-1].item(), part.nbytes
+
+
+def _stats(part):
+    return len(part.kv), part.nbytes
+
+
+def _get_many(part, queries):
+    return part.kv.get_many(queries)
+
+
+def _range(part, lo, hi):
+    return part.kv.range(lo, hi)
+
+
+def _update(part, keys, values):
+    """The next version of a partition: the writes applied (in place, returned)."""
+    part.kv.update(keys, values)
+    return part
+
+
+def _delete(part, keys):
+    part.kv.delete_many(keys)
+    return part
+
+
+def _median_key(part):
+    keys, _ = part.kv.range(None, None)
+    return keys[keys.shape[0] // 2].item()
+
+
+def _slice(part, lo, hi):
+    """A new partition holding the keys of ``part`` in ``[lo, hi)`` (freshly trained)."""
+    kv = part.kv
+    keys, values = kv.range(lo, hi)
+    return _part_from_arrays(np.array(keys), np.array(values), kv.dtype, kv.value_dtype,
+                             kv._index_options, kv.compact_fraction, kv.compact_min)
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(1 << 23)
+            if not chunk:
+                return h.hexdigest()
+            h.update(chunk)
+
+
+def _save(part, path):
+    """Write one partition (``LearnedKV.save``, atomic) and describe the file."""
+    part.kv.save(path)
+    return {"file": os.path.basename(path), "bytes": os.path.getsize(path),
+            "sha256": _sha256(path), "len": len(part.kv)}
+
+
+def _load(path, sha256, nbytes, mmap, verify):
+    """Reopen one partition file, checking it is the one the manifest names."""
+    size = os.path.getsize(path)
+    if size != nbytes:
+        raise ValueError(f"{path}: {size} bytes, the manifest says {nbytes}")
+    if verify and _sha256(path) != sha256:
+        raise ValueError(f"{path}: sha256 does not match the manifest")
+    return _Part(LearnedKV.load(path, mmap=mmap, verify=verify))
+
+
+# ---------------------------------------------------------------------- key encoding
+def _enc(x, kdt):
+    """A key as a lossless JSON string: decimal for integers, ``float.hex`` for floats."""
+    return str(int(x)) if kdt.kind in "iu" else float(x).hex()
+
+
+def _dec(s, kdt):
+    return kdt.type(int(s)) if kdt.kind in "iu" else kdt.type(float.fromhex(s))
+
+
+def _key_dtype(dtype):
+    return _coerce.as_keys(np.empty(0, dtype))[0].dtype
+
+
+def _as_dask_array(x, name):
+    if isinstance(x, da.Array):
+        arr = x
+    elif isinstance(x, dd.Series):
+        arr = x.to_dask_array(lengths=True)
+    elif isinstance(x, dd.DataFrame):
+        raise TypeError(f"{name}: pass one column of the dataframe (df[{name!r}]), not the frame")
+    else:
+        a = np.asarray(x)
+        arr = da.from_array(a, chunks=max(1, min(a.shape[0] if a.ndim else 1, 1 << 22)))
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    return arr
+
+
+# ---------------------------------------------------------------------- the client side
+class DistributedLearnedKV:
+    """A sorted key-value store range-partitioned over a Dask cluster.
+
+    Each partition is a :class:`LearnedKV` living in a worker's memory; the
+    client keeps only the router (partition boundaries and a learned index
+    over them) and the partitions' futures. Build one with :meth:`from_dask`
+    or :meth:`load`. Reads and writes answer exactly as one
+    :class:`LearnedKV` over the same data would.
+
+    Split policy: after a write, a partition holding more than
+    ``split_threshold`` keys is split at its median key into two freshly
+    trained partitions (one task each, on the workers); the median becomes a
+    new boundary and the router is retrained (it is tiny). Partitions are
+    never merged; an emptied partition stays and keeps its key range.
+    """
+
+    def __init__(self, client, parts, boundaries, counts, kdt, vdt, split_threshold=None,
+                 index_options=None):
+        self.client = client
+        self._parts = list(parts)
+        self._kdt, self._vdt = np.dtype(kdt), np.dtype(vdt)
+        self._counts = [int(c) for c in counts]
+        self._index_options = dict(index_options or {})
+        self._set_boundaries(np.asarray(boundaries, self._kdt))
+        mean = max(1, sum(self._counts) // max(1, len(self._counts)))
+        self.split_threshold = int(split_threshold) if split_threshold else max(2 * mean, 1024)
+        self._probe = LearnedKV(dtype=self._kdt, value_dtype=self._vdt)    # client-side checks
+
+    def _set_boundaries(self, b):
+        if b.shape[0] != len(self._parts) or (b.shape[0] > 1 and not (b[1:] > b[:-1]).all()):
+            raise ValueError("boundaries must be strictly increasing, one per partition")
+        self.boundaries = b
+        self.router = LearnedIndex(b)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_dask(cls, keys, values=None, client=None, npartitions=None, *, split_threshold=None,
+                  index_options=None, shuffle_method="tasks"):
+        """Range-partition ``keys`` (and ``values``) with Dask's sort and build the partitions.
+
+        Parameters
+        ----------
+        keys : dask array, dask Series or array_like
+            Distinct keys, any order (a dataframe's column, e.g. from
+            ``dd.read_parquet``, or a numpy array, which is wrapped).
+        values : same kinds, optional
+            One numeric value per key. ``None``: each key's value is its
+            global position in ``keys`` (row number, int64), making the store
+            a key -> row index.
+        client : distributed.Client, optional
+            Default: the current client.
+        npartitions : int, optional
+            Partitions of the sort (default: the input's number of chunks).
+            Partitions the sort leaves empty are dropped.
+        split_threshold : int, optional
+            Split a partition once it holds more keys (default: twice the
+            mean partition size at build time).
+        index_options : dict, optional
+            ``index_options`` of each partition's :class:`LearnedKV`.
+        shuffle_method : {"tasks", "p2p", None}
+            Dask's shuffle for the sort. ``tasks`` (default) keeps plain task
+            lineage, which Dask recomputes after a worker loss; ``p2p`` uses
+            less memory on very large inputs.
+
+        The sort is ``dask.dataframe``'s ``sort_values`` on the key column:
+        sampled quantiles, a shuffle, a sort per partition. Each sorted
+        partition becomes a ``LearnedKV`` in a task whose result stays on the
+        worker. Duplicate keys raise ``ValueError``. Cost: one Dask sort plus
+        O(n) training per partition, in parallel.
+        """
+        client = client or default_client()
+        k = _as_dask_array(keys, "keys")
+        kdt = _key_dtype(k.dtype)
+        if values is None:
+            v = da.arange(k.shape[0], chunks=k.chunks, dtype=np.int64)
+        else:
+            v = _as_dask_array(values, "values")
+            if v.shape[0] != k.shape[0]:
+                raise ValueError(f"{v.shape[0]} values for {k.shape[0]} keys")
+            v = v.rechunk(k.chunks)
+        vdt = np.dtype(v.dtype)
+        if vdt.kind not in "biuf":
+            raise TypeError(f"from_dask needs numeric values, got {vdt}")
+        if k.shape[0] == 0:
+            part = client.submit(_part_from_arrays, np.empty(0, kdt), np.empty(0, vdt), kdt, vdt,
+                                 index_options, pure=False)
+            return cls(client, [part], np.zeros(1, kdt), [0], kdt, vdt, split_threshold,
+                       index_options)
+        frame = dd.from_dask_array(k, columns="k").to_frame(name="k")
+        frame = frame.assign(v=dd.from_dask_array(v))
+        frame = frame.sort_values("k", npartitions=npartitions, shuffle_method=shuffle_method)
+        built = [delayed(_build)(d, kdt, vdt, index_options, dask_key_name=f"lkv-build-{i}-"
+                                 + uuid.uuid4().hex) for i, d in enumerate(frame.to_delayed())]
+        futs = client.compute(built)
+        summaries = client.gather([client.submit(_summary, f, pure=False) for f in futs])
+        keep = [i for i, s in enumerate(summaries) if s[0] > 0]
+        for i, s in enumerate(summaries):
+            if i not in keep:
+                futs[i].release()
+        futs = [futs[i] for i in keep]
+        summaries = [summaries[i] for i in keep]
+        for (_, _, last, _), (_, first, _, _) in zip(summaries, summaries[1:]):
+            if not last < first:
+                raise ValueError(f"duplicate key {last!r} (or unsorted partitions) across partitions")
+        bounds = np.array([s[1] for s in summaries], kdt)
+        return cls(client, futs, bounds, [s[0] for s in summaries], kdt, vdt, split_threshold,
+                   index_options)
+
+    # ------------------------------------------------------------------ routing
+    @property
+    def npartitions(self):
+        return len(self._parts)
+
+    def route(self, queries):
+        """The partition of each query: ``max(searchsorted(B, q, 'right') - 1, 0)``, one call."""
+        p = np.asarray(self.router.upper_bound(queries), np.int64) - 1
+        np.maximum(p, 0, out=p)
+        return p
+
+    def _scatter(self, flat):
+        """``(order, [(partition, start, stop)])``: queries grouped by partition."""
+        p = self.route(flat)
+        order = np.argsort(p, kind="stable")
+        counts = np.bincount(p, minlength=self.npartitions)
+        ends = np.cumsum(counts)
+        groups = [(i, int(ends[i] - counts[i]), int(ends[i]))
+                  for i in np.flatnonzero(counts).tolist()]
+        return order, groups
+
+    def _gather(self, futs, expect):
+        """Every result, or an exception: never a partial answer."""
+        results = self.client.gather(futs, errors="raise")
+        if len(results) != len(futs):
+            raise PartitionError(f"{len(futs) - len(results)} partitions did not answer")
+        for r, (i, n) in zip(results, expect):
+            if n is not None and (len(r[0]) != n or len(r[1]) != n):
+                raise PartitionError(f"partition {i} answered {len(r[0])} of {n} queries")
+        return results
+
+    # ------------------------------------------------------------------ reads
+    def get_many(self, queries):
+        """Values and presence of many keys: ``(values, found)`` shaped like ``queries``.
+
+        ``queries`` is array_like or a dask array. A numpy batch is routed on
+        the client in one vectorised call, each partition is sent only its
+        queries (one task each), and the answers are put back in the original
+        order. A dask array is answered chunk by chunk (each chunk's queries
+        are pulled to the client, routed and looked up as above); both
+        results are numpy arrays. Cost: O(m log P) routing plus one round
+        trip to each partition touched.
+        """
+        if isinstance(queries, da.Array):
+            out = [self.get_many(np.asarray(c)) for c in _iter_chunks(queries)]
+            if not out:
+                return np.zeros(queries.shape, self._vdt), np.zeros(queries.shape, bool)
+            vals = np.concatenate([o[0].reshape(-1) for o in out])
+            found = np.concatenate([o[1].reshape(-1) for o in out])
+            return vals.reshape(queries.shape), found.reshape(queries.shape)
+        q = np.asarray(queries)
+        flat = q.reshape(-1)
+        m = flat.shape[0]
+        values = np.zeros(m, self._vdt)
+        found = np.zeros(m, bool)
+        if m == 0:
+            return values.reshape(q.shape), found.reshape(q.shape)
+        order, groups = self._scatter(flat)
+        futs = [self.client.submit(_get_many, self._parts[i], flat[order[s:e]], pure=False)
+                for i, s, e in groups]
+        results = self._gather(futs, [(i, e - s) for i, s, e in groups])
+        for (i, s, e), (v, f) in zip(groups, results):
+            values[order[s:e]] = v
+            found[order[s:e]] = f
+        return values.reshape(q.shape), found.reshape(q.shape)
+
+    def get(self, key, default=None):
+        """The value of ``key``, or ``default`` (one round trip)."""
+        if np.ndim(key) != 0:
+            raise TypeError("a key must be a scalar; use get_many")
+        v, f = self.get_many(np.array([key]))
+        return v[0] if f[0] else default
+
+    def __getitem__(self, key):
+        v, f = self.get_many(np.array([key]))
+        if not f[0]:
+            raise KeyError(key)
+        return v[0]
+
+    def __contains__(self, key):
+        return bool(self.get_many(np.array([key]))[1][0])
+
+    def _span(self, lo, hi):
+        """Partitions that may hold keys of ``[lo, hi)``."""
+        first = 0 if lo is None else int(self.route(np.array([lo]))[0])
+        last = self.npartitions - 1 if hi is None else int(self.route(np.array([hi]))[0])
+        return range(first, max(first, last) + 1)
+
+    def range(self, lo=None, hi=None):
+        """Keys in ``[lo, hi)`` and their values, as two arrays (``None``: unbounded).
+
+        Asks only the partitions whose key ranges meet ``[lo, hi)``, in
+        parallel, and concatenates their answers in key order. The result is
+        collected on the client: bound it for big stores.
+        """
+        span = self._span(lo, hi)
+        futs = [self.client.submit(_range, self._parts[i], lo, hi, pure=False) for i in span]
+        results = self._gather(futs, [(i, None) for i in span])
+        if not results:
+            return np.empty(0, self._kdt), np.empty(0, self._vdt)
+        keys = np.concatenate([r[0] for r in results]).astype(self._kdt, copy=False)
+        values = np.concatenate([r[1] for r in results]).astype(self._vdt, copy=False)
+        return keys, values
+
+    def items(self, lo=None, hi=None):
+        """Ascending ``(key, value)`` pairs with ``lo <= key < hi``, one partition at a time."""
+        for i in self._span(lo, hi):
+            keys, values = self.client.submit(_range, self._parts[i], lo, hi, pure=False).result()
+            yield from zip(keys.tolist(), values)
+
+    def __len__(self):
+        return int(sum(self._counts))
+
+    @property
+    def counts(self):
+        """Keys per partition (as of the last write)."""
+        return np.array(self._counts, np.int64)
+
+    @property
+    def nbytes(self):
+        """Bytes in worker memory per partition (keys, values, index, write buffer)."""
+        stats = self.client.gather([self.client.submit(_stats, p, pure=False) for p in self._parts])
+        return np.array([s[1] for s in stats], np.int64)
+
+    @property
+    def dtype(self):
+        return self._kdt
+
+    @property
+    def value_dtype(self):
+        return self._vdt
+
+    def __repr__(self):
+        return (f"DistributedLearnedKV(n={len(self)}, npartitions={self.npartitions}, "
+                f"dtype={self._kdt}, value_dtype={self._vdt})")
+
+    # ------------------------------------------------------------------ writes
+    def update(self, keys, values):
+        """Insert or update many keys (the last of repeated keys wins).
+
+        Keys and values are checked on the client first (a bad one raises
+        before anything is sent), then each partition gets its own writes as a
+        task ``part -> part'``; partitions that grow past ``split_threshold``
+        are split.
+        """
+        raw = np.asarray(keys)
+        if raw.ndim != 1:
+            raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
+        kk = self._probe._norm_keys(raw)
+        vv = self._probe._norm_values(values, kk.shape[0])
+        self._write(kk, vv)
+
+    def delete_many(self, keys):
+        """Delete many keys, all or nothing: ``KeyError`` naming the first absent key."""
+        raw = np.asarray(keys)
+        if raw.ndim != 1:
+            raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
+        _, found = self.get_many(raw)
+        if not found.all():
+            raise KeyError(raw[int(np.argmin(found))].item())
+        self._write(self._probe._norm_keys(raw), None)
+
+    def __setitem__(self, key, value):
+        self.update(np.array([key]), np.array([value]))
+
+    def __delitem__(self, key):
+        self.delete_many(np.array([key]))
+
+    def _write(self, kk, vv):
+        if kk.shape[0] == 0:
+            return
+        order, groups = self._scatter(kk)
+        touched = []
+        for i, s, e in groups:
+            sel = order[s:e]
+            if vv is None:
+                fut = self.client.submit(_delete, self._parts[i], kk[sel], pure=False)
+            else:
+                fut = self.client.submit(_update, self._parts[i], kk[sel], vv[sel], pure=False)
+            self._parts[i] = fut
+            touched.append(i)
+        stats = self.client.gather([self.client.submit(_stats, self._parts[i], pure=False)
+                                    for i in touched])
+        for i, (n, _) in zip(touched, stats):
+            self._counts[i] = n
+        for i in sorted((i for i in touched if self._counts[i] > self.split_threshold),
+                        reverse=True):
+            self._split(i)
+
+    def _split(self, i):
+        """Split partition ``i`` at its median key into two new partitions."""
+        part = self._parts[i]
+        mid = self.client.submit(_median_key, part, pure=False).result()
+        left = self.client.submit(_slice, part, None, mid, pure=False)
+        right = self.client.submit(_slice, part, mid, None, pure=False)
+        (nl, _), (nr, _) = self.client.gather([self.client.submit(_stats, f, pure=False)
+                                               for f in (left, right)])
+        if nl + nr != self._counts[i]:
+            raise PartitionError(f"split of partition {i} kept {nl + nr} of {self._counts[i]} keys")
+        b = self.boundaries
+        self._parts[i:i + 1] = [left, right]
+        self._counts[i:i + 1] = [nl, nr]
+        self._set_boundaries(np.concatenate([b[:i + 1], np.array([mid], self._kdt), b[i + 1:]]))
+        part.release()
+
+    def compact(self):
+        """Compact every partition's write buffer (one task per partition)."""
+        self._parts = [self.client.submit(_compact, p, pure=False) for p in self._parts]
+        self.client.gather([self.client.submit(_stats, p, pure=False) for p in self._parts])
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Write one ``LearnedKV`` file per partition (by the workers, in parallel) and
+        a manifest, written last and atomically.
+
+        ``path`` must be a directory the workers and the client share. Layout:
+        ``path/part-00000.lkv`` ... in the :class:`LearnedKV` format and
+        ``path/manifest.json`` (format, version, dtypes, boundaries as lossless
+        strings, per-partition counts, sizes and sha256 computed by the worker
+        that wrote the file).
+        """
+        os.makedirs(path, exist_ok=True)
+        names = [f"part-{i:05d}.lkv" for i in range(self.npartitions)]
+        futs = [self.client.submit(_save, p, os.path.join(path, n), pure=False)
+                for p, n in zip(self._parts, names)]
+        files = self._gather(futs, [(i, None) for i in range(len(futs))])
+        self._counts = [f["len"] for f in files]
+        manifest = {
+            "format": FORMAT, "version": VERSION,
+            "key_dtype": self._kdt.str, "value_dtype": self._vdt.str,
+            "len": len(self), "split_threshold": self.split_threshold,
+            "index_options": {k: list(x) if isinstance(x, tuple) else x
+                              for k, x in self._index_options.items()},
+            "boundaries": [_enc(b, self._kdt) for b in self.boundaries.tolist()],
+            "partitions": files,
+        }
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".manifest-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(manifest, f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, os.path.join(path, MANIFEST))
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path, client=None, mmap=True, verify=True):
+        """Reopen a store written by :meth:`save` on the cluster of ``client``.
+
+        The manifest is checked on the client (format, version, dtypes,
+        boundaries, that every file exists with the recorded size); each
+        worker then checks its file's sha256 (unless ``verify=False``) and
+        opens it with ``LearnedKV.load`` (memory-mapped by default). A lost
+        partition is reopened from its file by Dask. Mismatches raise
+        ``ValueError``.
+        """
+        client = client or default_client()
+        with open(os.path.join(path, MANIFEST)) as f:
+            try:
+                man = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}: corrupt manifest ({e})") from None
+        try:
+            if man.get("format") != FORMAT or man.get("version") != VERSION:
+                raise ValueError("not a DistributedLearnedKV manifest of a known version")
+            kdt, vdt = np.dtype(man["key_dtype"]), np.dtype(man["value_dtype"])
+            parts = man["partitions"]
+            bounds = np.array([_dec(s, kdt) for s in man["boundaries"]], kdt)
+            if len(parts) != bounds.shape[0] or not parts:
+                raise ValueError("one boundary per partition expected")
+            if sum(int(p["len"]) for p in parts) != int(man["len"]):
+                raise ValueError("partition counts do not add up to len")
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path}: bad manifest ({e})") from None
+        futs = []
+        for p in parts:
+            fp = os.path.join(path, os.path.basename(p["file"]))
+            if not os.path.isfile(fp) or os.path.getsize(fp) != int(p["bytes"]):
+                raise ValueError(f"{fp}: missing or not the size the manifest records")
+            futs.append(client.submit(_load, fp, p["sha256"], int(p["bytes"]), mmap, verify,
+                                      pure=False))
+        stats = client.gather([client.submit(_stats, f, pure=False) for f in futs])
+        for (n, _), p in zip(stats, parts):
+            if n != int(p["len"]):
+                raise ValueError(f"{p['file']}: {n} keys, the manifest says {p['len']}")
+        return cls(client, futs, bounds, [s[0] for s in stats], kdt, vdt,
+                   man.get("split_threshold"), man.get("index_options"))
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self):
+        """Release the partitions' futures (the workers free them)."""
+        for p in self._parts:
+            p.release()
+        self._parts = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _compact(part):
+    part.kv.compact()
+    return part
+
+
+def _iter_chunks(arr):
+    """The 1-D blocks of a dask array (flattened), computed one at a time."""
+    flat = arr.reshape(-1) if arr.ndim != 1 else arr
+    for block in flat.to_delayed().ravel():
+        yield block.compute()
