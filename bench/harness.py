@@ -134,12 +134,12 @@ def run_dataset(name, n, specs, profile, results, progress=None):
         else name.rsplit("/", 1)[-1]
     d = _Dataset(label, n, keys, profile, rng)
     built = []
+    gc.collect()
     for spec in specs:
         if spec.loop and d.n > profile.peer_max_n:
             results.notes.append(f"{spec.label} skipped on {label} ({d.n:,} keys > peer_max_n "
                                  f"{profile.peer_max_n:,})")
             continue
-        gc.collect()
         adapter = spec.make(d.n)
         build_s, _ = _timed(adapter.build, keys)
         built.append((spec, adapter, {"build_s": build_s}))
@@ -195,7 +195,7 @@ def run_dataset(name, n, specs, profile, results, progress=None):
     results.plots[label] = _plot_data(keys, built)
     for _, adapter, _ in built:
         adapter.close()
-    if profile.kv_rounds:
+    if profile.kv_rounds and d.n <= profile.kv_max_n:
         _kv(d, profile, results, rng)
 
 

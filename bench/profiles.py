@@ -39,20 +39,23 @@ class Profile:
         Largest key count at which the Python-loop peers are built (memory, time).
     kv_rounds, kv_batch : int
         Rounds and reads per round of the mixed read/insert workload (LearnedKV).
+    kv_max_n : int
+        Largest key count at which that workload runs.
     """
 
     name: str
     datasets: tuple
-    lookups: int = 200_000
+    lookups: int = 100_000
     repeats: int = 5
-    scalar_lookups: int = 20_000
-    loop_lookups: int = 20_000
+    scalar_lookups: int = 10_000
+    loop_lookups: int = 10_000
     absent_ratio: float = 0.5
-    scans: int = 20_000
+    scans: int = 10_000
     scan_lengths: tuple = (10, 1000)
-    peer_max_n: int = 10_000_000
+    peer_max_n: int = 1_000_000
     kv_rounds: int = 10
     kv_batch: int = 20_000
+    kv_max_n: int = 1_000_000
     seed: int = 1
 
     def with_sizes(self, names, sizes):
@@ -70,11 +73,12 @@ PROFILES = {
     "quick": Profile(
         "quick",
         tuple((name, 1_000_000) for name in GENERATED) + tuple((name, None) for name in REAL)
-        + (("uniform_dense", 10_000_000), ("lognormal", 10_000_000), ("osm", 10_000_000))),
+        + tuple((name, 10_000_000) for name in ("uniform_dense", "lognormal", "clustered", "osm"))),
     "full": Profile(
         "full",
         tuple((name, n) for n in (1_000_000, 10_000_000, 100_000_000) for name in GENERATED)
         + tuple((name, None) for name in REAL),
         lookups=1_000_000, repeats=7, scalar_lookups=100_000, loop_lookups=50_000,
-        scans=100_000, kv_rounds=20, kv_batch=100_000),
+        scans=100_000, peer_max_n=10_000_000, kv_rounds=20, kv_batch=100_000,
+        kv_max_n=10_000_000),
 }

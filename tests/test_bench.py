@@ -1,0 +1,176 @@
+"""Smoke tests of the benchmark suite (``python -m bench``) on tiny sizes.
+
+Every dataset generator and the real-data loaders, the SOSD loader on files
+written here, the harness's answer check, and one CLI run whose CSV, JSON,
+PNG and Markdown outputs are parsed and checked.
+"""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from bench import cli, competitors, datasets, harness, profiles, realdata, sosd, workloads
+
+SMALL = ["--sizes", "2000", "--lookups", "1000", "--repeats", "1", "--scalar-lookups", "200",
+         "--loop-lookups", "200", "--scans", "100", "--kv-rounds", "2", "--quiet"]
+
+
+# --------------------------------------------------------------------------- datasets
+
+@pytest.mark.parametrize("name", list(datasets.GENERATORS))
+def test_generators_sorted_seeded(name):
+    f = datasets.GENERATORS[name]
+    a = f(3000)
+    assert a.dtype == np.uint64 and a.shape == (3000,)
+    assert np.all(a[1:] >= a[:-1])
+    assert np.array_equal(a, f(3000, seed=42))
+    assert not np.array_equal(a, f(3000, seed=7))
+    assert len(f(1)) == 1
+
+
+def test_generator_shapes():
+    fb = datasets.fb(100_000)
+    assert fb[-1] > 2**50 > fb[-10]                  # a few far outliers above dense ids
+    wiki = datasets.wiki(20_000)
+    assert len(np.unique(wiki)) < len(wiki)          # duplicate timestamps
+    osm = datasets.osm(20_000)
+    gaps = np.diff(osm.astype(np.float64))
+    assert gaps.max() > 1000 * np.median(gaps)       # dense clusters, huge gaps
+
+
+def test_morton():
+    x = np.array([0, 1, 0, 3, 2**32 - 1], np.uint32)
+    y = np.array([0, 0, 1, 3, 2**32 - 1], np.uint32)
+    assert datasets.morton2(x, y).tolist() == [0, 2, 1, 15, 2**64 - 1]
+
+
+@pytest.mark.skipif(not realdata.available(), reason="airportsdata not installed")
+def test_real_airports():
+    lat = realdata.airports_lat()
+    cells = realdata.airports_cells()
+    assert lat.dtype == np.float64 and cells.dtype == np.uint64
+    assert len(lat) == len(cells) > 20_000
+    assert -90 <= lat[0] and lat[-1] <= 90 and np.all(np.diff(lat) >= 0)
+    assert len(realdata.airports_cells(500)) == 500
+
+
+# --------------------------------------------------------------------------- SOSD loader
+
+@pytest.mark.parametrize("dtype", [np.uint64, np.uint32])
+def test_sosd_roundtrip(tmp_path, dtype):
+    keys = np.sort(np.random.default_rng(3).integers(0, np.iinfo(dtype).max, 1000, dtype=dtype))
+    path = str(tmp_path / f"toy_1K_{np.dtype(dtype).name}")
+    sosd.write(path, keys)
+    raw = open(path, "rb").read()
+    assert int.from_bytes(raw[:8], "little") == 1000 and len(raw) == 8 + 1000 * keys.itemsize
+    got = sosd.load(path)
+    assert got.dtype == dtype and np.array_equal(got, keys)
+    assert np.array_equal(sosd.load(path, limit=10), keys[:10])
+
+
+def test_sosd_bad_header_and_npy(tmp_path):
+    path = str(tmp_path / "bad_uint64")
+    with open(path, "wb") as f:
+        f.write(np.uint64(5).tobytes() + np.arange(3, dtype=np.uint64).tobytes())
+    with pytest.raises(ValueError, match="header"):
+        sosd.load(path)
+    npy = str(tmp_path / "k.npy")
+    np.save(npy, np.array([9, 1, 5], np.int64))
+    assert sosd.load(npy).tolist() == [1, 5, 9]
+
+
+# --------------------------------------------------------------------------- workloads and harness
+
+def test_workloads():
+    rng = np.random.default_rng(0)
+    keys = datasets.clustered(5000)
+    ab = workloads.absent(keys, 300, rng)
+    assert len(ab) == 300 and not np.isin(ab, keys).any()
+    lo, hi = workloads.scan_bounds(keys, 50, 10, rng)
+    assert np.all(lo <= hi)
+    a, b = np.searchsorted(keys, lo), np.searchsorted(keys, hi)
+    assert workloads.scan_sum(keys, a, b) == keys[np.concatenate(
+        [np.arange(s, e) for s, e in zip(a, b)])].sum()
+
+
+class _Wrong(competitors.SPECS["binary_search"].cls):
+    name = "deliberately wrong"
+
+    def _lb_many(self, qk):
+        return super()._lb_many(qk) + 1
+
+
+def test_wrong_answer_fails_loudly():
+    spec = competitors.Spec("wrong", "wrong", "binary", _Wrong)
+    prof = profiles.Profile("t", (("uniform_dense", 500),), lookups=100, repeats=1,
+                            scalar_lookups=10, loop_lookups=10, scans=10, kv_rounds=0)
+    with pytest.raises(SystemExit, match="WRONG ANSWERS"):
+        harness.run_dataset("uniform_dense", 500, [spec], prof, harness.Results())
+
+
+def test_help_and_bad_names(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "--profile" in out and "--datasets" in out and "osm" in out
+    with pytest.raises(SystemExit):
+        cli.main(["--indexes", "no_such_index", "--quiet"])
+
+
+# --------------------------------------------------------------------------- CLI end to end
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    sosd_file = str(out / "mine_2K_uint64")
+    sosd.write(sosd_file, datasets.books(2000, seed=5))
+    md = out / "performance.md"
+    md.write_text("# Performance\n\nkept text\n")
+    datasets_ = ["lognormal", "osm", "wiki"] + (["airports_lat"] if realdata.available() else [])
+    results = cli.main(["--datasets", *datasets_, "--data", sosd_file, "--indexes", "all",
+                        "--search-kinds", "--out", str(out / "res"), "--markdown", str(md)] + SMALL)
+    return out, results, datasets_ + ["mine_2K_uint64"]
+
+
+def test_cli_csv(run):
+    out, results, names = run
+    with open(out / "res" / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    specs, _ = competitors.available(competitors.resolve(["all", "search_kinds"]))
+    lookups = [r for r in rows if r["family"] != "kv"]
+    assert {r["dataset"] for r in lookups} == set(names)
+    assert len(lookups) == len(names) * len(specs)
+    for r in lookups:
+        assert float(r["batch_ns"]) > 0 and float(r["build_s"]) >= 0
+        if r["family"] == "learned":
+            assert float(r["mean_log2_error"]) >= 0
+        if r["family"] in ("learned", "bplustree", "binary"):
+            assert float(r["scan1000_ns"]) > 0 and float(r["zipf_ns"]) > 0
+    best = [r for r in lookups if r["family"] == "bplustree" and r["label"] == r["best_btree"]]
+    assert len(best) == len(names) and all(float(r["time_vs_best_btree"]) == 1.0 for r in best)
+    if workloads.kv_available():
+        assert any(r["family"] == "kv" for r in rows)
+
+
+def test_cli_json(run):
+    out, results, names = run
+    d = json.loads((out / "res" / "results.json").read_text())
+    for key in ("cpu", "cores", "python", "numpy", "numba", "date", "command"):
+        assert d["machine"][key]
+    assert "--markdown" in d["machine"]["command"]
+    assert len(d["rows"]) == len(results.rows) and d["jit"]
+    assert {j["dtype"] for j in d["jit"]} >= {"uint64"}
+    assert all(j["first_use_s"] >= 0 for j in d["jit"])
+
+
+def test_cli_plots_and_markdown(run):
+    out, results, names = run
+    for name in ("pareto.png", "cdf.png", "leaf_errors.png"):
+        data = (out / "res" / "plots" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    md = (out / "performance.md").read_text()
+    assert md.startswith("# Performance\n\nkept text")
+    assert "<!-- bench:results:start -->" in md and "| LI default (lin/lin/lin) |" in md
+    assert md.count("<!-- bench:results:start -->") == 1
