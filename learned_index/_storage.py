@@ -17,10 +17,14 @@ import zlib
 
 import numpy as np
 
-from . import rmi
-from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG, FORM_MLP
+from . import _coerce, _delta, rmi, train
+from .index import LearnedIndex
+from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG, FORM_MLP, LEAF_FAMILIES, ROOT_FAMILIES
+from .models import mlp
+from .search import SEARCH_KINDS
 
 MAGIC = b"LEARNKV\x00"
+FORMAT = "learned-index-kv"
 VERSION = 1
 ALIGN = 64
 #: magic, version, flags, meta offset, meta length, meta crc32, reserved, file size
@@ -270,7 +274,7 @@ def check_blob(blob, n, n_leaves, n_mid):
         if layers not in (0, 1, 2) or not (0 <= h1 <= 64 and 0 <= h2 <= 64):
             raise _bad("mlp root shape")
         h1, h2 = int(h1), int(h2)
-        need = 5 + {0: 2, 1: 3 * h1 + 1, 2: 2 * h1 + h2 * h1 + 2 * h2 + 1}[int(layers)]
+        need = mlp.n_params((h1, h2)[:int(layers)])
     if mid - root < need:
         raise _bad("root parameters truncated")
     pi = blob.view(np.int32)
@@ -282,3 +286,84 @@ def check_blob(blob, n, n_leaves, n_mid):
     o = leaf + np.arange(n_leaves) * g[rmi.H_LEAF_W]
     if np.any(pi[2 * o + 2] < 0):
         raise _bad("negative leaf window")
+
+
+# --------------------------------------------------------------------------- the store's parts
+
+def describe(index, size, kdt, vdt, options):
+    """The metadata of a store (see docs/format.md)."""
+    return {
+        "format": FORMAT, "len": int(size), "key_dtype": kdt.str, "value_dtype": dtype_to_json(vdt),
+        "index": {"stages": list(index.stages_), "search": index.search_,
+                  "n_leaves": index.n_leaves_, "n_mid": index.n_mid_,
+                  "parallel": index.parallel_, "bent": int(index._info.get("bent", 0))},
+        "options": options,
+    }
+
+
+def open_store(path, mmap=True, verify=True):
+    """Read and validate a store file: a dict of its dtypes, options, the
+    rebuilt :class:`LearnedIndex` and the value and buffer arrays."""
+    meta, parts = read(path, mmap=mmap, verify=verify)
+    try:
+        if meta.get("format") != FORMAT:
+            raise _bad("not a LearnedKV store")
+        kdt = np.dtype(meta["key_dtype"])
+        vdt = dtype_from_json(meta["value_dtype"])
+        info, options = meta["index"], meta["options"]
+        stages, search = tuple(info["stages"]), info["search"]
+        n_leaves, n_mid = int(info["n_leaves"]), int(info["n_mid"])
+        parallel, bent = bool(info.get("parallel", False)), int(info.get("bent", 0))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise _bad(f"bad metadata ({e})") from None
+    if kdt not in _coerce.KEY_DTYPES or len(stages) not in (2, 3) or stages[0] not in ROOT_FAMILIES \
+            or any(s not in LEAF_FAMILIES for s in stages[1:]) or search not in SEARCH_KINDS:
+        raise _bad("bad key dtype or index description")
+    keys, values, model, starts = (parts[p] for p in ("keys", "values", "model", "starts"))
+    dkeys, dlive, dvals = (parts[p] for p in ("delta_keys", "delta_live", "delta_values"))
+    n = keys.shape[0]
+    if not n:
+        n_leaves = n_mid = 0
+    if keys.dtype != kdt or values.dtype != vdt or values.shape[0] != n or \
+            dkeys.dtype != kdt or dvals.dtype != vdt or dlive.dtype != np.uint8 or \
+            not dkeys.shape[0] == dlive.shape[0] == dvals.shape[0] or model.dtype != np.float64:
+        raise _bad("parts do not match the metadata")
+    if starts.dtype != np.int64 or starts.shape[0] != n_leaves + 1 or \
+            starts[0] != 0 or starts[-1] != n or np.any(np.diff(starts) < 0):
+        raise _bad("leaf table does not match the keys")
+    if np.any(dlive > 1) or not _delta.strictly_increasing(dkeys) or \
+            (kdt.kind == "f" and np.isnan(dkeys).any()):
+        raise _bad("bad buffer")
+    if verify and (not _delta.strictly_increasing(keys) or
+                   (kdt.kind == "f" and n and (np.isnan(keys[0]) or np.isnan(keys[-1])))):
+        raise _bad("keys are not sorted and distinct")
+    check_blob(model, n, n_leaves, n_mid)
+    blob = train._aligned_zeros(model.shape[0])
+    blob[:] = model
+    index = index_from_parts(keys, blob, starts, stages, search, n_leaves, n_mid, parallel, bent)
+    return {"kdt": kdt, "vdt": vdt, "options": options, "index": index, "values": values,
+            "delta_keys": dkeys, "delta_live": dlive, "delta_values": dvals}
+
+
+def index_from_parts(keys, model, starts, stages, search, n_leaves, n_mid, parallel, bent):
+    """A :class:`LearnedIndex` over ``keys`` from a saved model blob, without training.
+
+    Sets every attribute ``LearnedIndex.__init__`` sets (candidate for a
+    ``LearnedIndex._from_parts`` in index.py).
+    """
+    idx = LearnedIndex.__new__(LearnedIndex)
+    view = keys.view()
+    view.flags.writeable = False
+    idx.keys_ = view
+    idx.stages_ = tuple(stages)
+    idx.search_ = search
+    idx.parallel_ = bool(parallel)
+    idx._kind = SEARCH_KINDS[search]
+    idx._ktype = keys.dtype.type
+    idx._is_float = keys.dtype.kind == "f"
+    idx.model_ = model
+    idx.n_leaves_ = n_leaves
+    idx.n_mid_ = n_mid
+    idx._info = {"starts": np.array(starts, np.int64), "bent": bent, "build_seconds": 0.0}
+    idx._bind_scalar_kernels()
+    return idx

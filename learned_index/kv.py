@@ -21,14 +21,11 @@ import threading
 import numba
 import numpy as np
 
-from . import _coerce, _delta, _storage, rmi, train
+from . import _coerce, _delta, _storage, rmi
 from .index import LearnedIndex
-from .models import LEAF_FAMILIES, ROOT_FAMILIES
-from .search import SEARCH_KINDS
 
 __all__ = ["LearnedKV"]
 
-FORMAT = "learned-index-kv"
 _INDEX_OPTIONS = ("stages", "n_leaves", "search", "n_mid", "parallel", "mlp_hidden", "seed")
 _CHUNK = 1 << 16
 
@@ -578,17 +575,10 @@ class LearnedKV:
         live = v.slots >= 0
         dvals = np.zeros(v.keys.shape[0], self._vdt)
         dvals[live] = v.dvals[v.slots[live]]
-        meta = {
-            "format": FORMAT, "len": st.size,
-            "key_dtype": self._kdt.str, "value_dtype": _storage.dtype_to_json(self._vdt),
-            "index": {"stages": list(idx.stages_), "search": idx.search_,
-                      "n_leaves": idx.n_leaves_, "n_mid": idx.n_mid_,
-                      "parallel": idx.parallel_, "bent": int(idx._info.get("bent", 0))},
-            "options": {"compact_fraction": self.compact_fraction,
-                        "compact_min": self.compact_min,
-                        "index_options": {k: list(x) if isinstance(x, tuple) else x
-                                          for k, x in self._index_options.items()}},
-        }
+        options = {"compact_fraction": self.compact_fraction, "compact_min": self.compact_min,
+                   "index_options": {k: list(x) if isinstance(x, tuple) else x
+                                     for k, x in self._index_options.items()}}
+        meta = _storage.describe(idx, st.size, self._kdt, self._vdt, options)
         parts = {"keys": b.keys, "values": b.values, "model": idx.model_,
                  "starts": np.asarray(idx._info["starts"], np.int64),
                  "delta_keys": v.keys, "delta_live": live.astype(np.uint8), "delta_values": dvals}
@@ -605,58 +595,28 @@ class LearnedKV:
         wrong answers instead of an error). Anything else wrong with the file
         raises ``ValueError``.
         """
-        meta, parts = _storage.read(path, mmap=mmap, verify=verify)
-        return cls._from_file(meta, parts, verify)
+        return cls._from_file(_storage.open_store(path, mmap=mmap, verify=verify))
 
     @classmethod
-    def _from_file(cls, meta, parts, verify):
-        bad = _storage._bad
+    def _from_file(cls, f):
+        self = cls.__new__(cls)
+        self._lock = threading.RLock()
         try:
-            if meta.get("format") != FORMAT:
-                raise bad("not a LearnedKV store")
-            kdt = np.dtype(meta["key_dtype"])
-            vdt = _storage.dtype_from_json(meta["value_dtype"])
-            info, opts = meta["index"], meta["options"]
-            stages, search = tuple(info["stages"]), info["search"]
-            n_leaves, n_mid = int(info["n_leaves"]), int(info["n_mid"])
-            parallel, bent = bool(info.get("parallel", False)), int(info.get("bent", 0))
-            self = cls.__new__(cls)
-            self._lock = threading.RLock()
+            opts = f["options"]
             self.compact_fraction = float(opts["compact_fraction"])
             self.compact_min = int(opts["compact_min"])
             self._index_options = _check_index_options(opts["index_options"])
-            self._set_dtypes(kdt, vdt)
+            self._set_dtypes(f["kdt"], f["vdt"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise bad(f"bad metadata ({e})") from None
-        if kdt != self._kdt or len(stages) not in (2, 3) or stages[0] not in ROOT_FAMILIES \
-                or any(s not in LEAF_FAMILIES for s in stages[1:]) or search not in SEARCH_KINDS:
-            raise bad("bad index description")
-        keys, values, model, starts = (parts[p] for p in ("keys", "values", "model", "starts"))
-        dkeys, dlive, dvals = (parts[p] for p in ("delta_keys", "delta_live", "delta_values"))
-        n = keys.shape[0]
-        if keys.dtype != kdt or values.dtype != vdt or values.shape[0] != n or \
-                dkeys.dtype != kdt or dvals.dtype != vdt or dlive.dtype != np.uint8 or \
-                not dkeys.shape[0] == dlive.shape[0] == dvals.shape[0] or model.dtype != np.float64:
-            raise bad("parts do not match the metadata")
-        if starts.dtype != np.int64 or starts.shape[0] != (n_leaves + 1 if n else 1) or \
-                starts[0] != 0 or starts[-1] != n or np.any(np.diff(starts) < 0):
-            raise bad("leaf table does not match the keys")
-        if np.any(dlive > 1) or not _delta.strictly_increasing(dkeys) or \
-                (kdt.kind == "f" and (np.isnan(dkeys).any())):
-            raise bad("bad buffer")
-        if verify and (not _delta.strictly_increasing(keys) or
-                       (kdt.kind == "f" and n and (np.isnan(keys[0]) or np.isnan(keys[-1])))):
-            raise bad("keys are not sorted and distinct")
-        _storage.check_blob(model, n, n_leaves if n else 0, n_mid if n else 0)
-        blob = train._aligned_zeros(model.shape[0])
-        blob[:] = model
-        index = _index_from_parts(keys, blob, starts, stages, search, n_leaves if n else 0,
-                                  n_mid if n else 0, parallel, bent)
-        st = _State(_Base(index, values), n, kdt, vdt, capacity=max(64, 2 * dkeys.shape[0]))
+            raise _storage._bad(f"bad options ({e})") from None
+        index, dkeys, dlive = f["index"], f["delta_keys"], f["delta_live"]
+        n = len(index)
+        st = _State(_Base(index, f["values"]), n, self._kdt, self._vdt,
+                    capacity=max(64, 2 * dkeys.shape[0]))
         self._state = st
         if dkeys.shape[0]:
             live = dlive.astype(bool)
-            st.dvals[:dkeys.shape[0]] = dvals
+            st.dvals[:dkeys.shape[0]] = f["delta_values"]
             self._append(st, dkeys, live, None)
             _, in_base = _base_contains(st.base, dkeys)
             st.size = n + int((live & ~in_base).sum()) - int((~live & in_base).sum())
@@ -696,25 +656,3 @@ def _check_index_options(opts):
         if k in out:
             out[k] = tuple(out[k])
     return out
-
-
-def _index_from_parts(keys, model, starts, stages, search, n_leaves, n_mid, parallel, bent):
-    """A :class:`LearnedIndex` over ``keys`` from a saved model blob, without training.
-
-    Sets every attribute ``LearnedIndex.__init__`` sets (to be replaced by a
-    ``LearnedIndex._from_parts`` in index.py).
-    """
-    idx = LearnedIndex.__new__(LearnedIndex)
-    idx.keys_ = _frozen(keys)
-    idx.stages_ = tuple(stages)
-    idx.search_ = search
-    idx.parallel_ = bool(parallel)
-    idx._kind = SEARCH_KINDS[search]
-    idx._ktype = keys.dtype.type
-    idx._is_float = keys.dtype.kind == "f"
-    idx.model_ = model
-    idx.n_leaves_ = n_leaves
-    idx.n_mid_ = n_mid
-    idx._info = {"starts": np.array(starts, np.int64), "bent": bent, "build_seconds": 0.0}
-    idx._bind_scalar_kernels()
-    return idx
