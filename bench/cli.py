@@ -125,9 +125,8 @@ def main(argv=None):
     if not args.quiet:
         report.print_tables(results, console)
     if args.markdown:
-        rel = os.path.relpath(os.path.join(out, "plots"), os.path.dirname(os.path.abspath(args.markdown)))
         report.update_markdown(args.markdown, report.results_markdown(
-            results, machine, prof, plots_dir=None if args.no_plots else rel))
+            results, machine, prof, plots_dir=None if args.no_plots else os.path.join(out, "plots")))
     console.print(f"results: {csv_path}, {json_path}" + (f", {len(pngs)} plots in "
                                                          f"{os.path.dirname(pngs[0])}" if pngs else ""))
     return results

@@ -252,9 +252,10 @@ def results_markdown(results, machine, profile, plots_dir=None):
     ]
     if results.notes:
         parts += ["### Notes", ""] + [f"- {n}" for n in results.notes] + [""]
-    if plots_dir:
-        parts += ["### Plots", ""] + [f"![{name}]({os.path.join(plots_dir, name)})"
-                                      for name in ("pareto.png", "cdf.png", "leaf_errors.png")] + [""]
+    if plots_dir:       # results/ is not versioned: name the files rather than embed them
+        parts += ["Plots of this run: " + ", ".join(
+            f"`{os.path.join(plots_dir, name)}`" for name in ("pareto.png", "cdf.png", "leaf_errors.png"))
+            + ".", ""]
     return "\n".join(parts)
 
 
