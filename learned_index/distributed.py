@@ -202,6 +202,34 @@ def _key_dtype(dtype):
     return _coerce.as_keys(np.empty(0, dtype))[0].dtype
 
 
+def _sample(block, nparts, nblocks, block_info=None):
+    """A sorted, seeded random sample of one block of keys (for the quantiles)."""
+    loc = block_info[0]["chunk-location"][0] if block_info else 0
+    m = min(block.shape[0], max(1000, 128 * nparts // max(nblocks, 1) + 1))
+    rng = np.random.default_rng(loc)
+    return np.sort(block[rng.integers(0, block.shape[0], m)]) if m else block[:0]
+
+
+def _divisions(client, k, nparts):
+    """Range-partition boundaries of the dask array ``k``: its exact minimum, quantiles of
+    a random sample (about 1000 keys a block) and its exact maximum, in the key dtype.
+
+    Computed here rather than by ``sort_values``, whose quantiles go through float64 and
+    leave partitions empty when uint64 keys span up to 2**64.
+    """
+    nb = k.numblocks[0]
+    chunks = (tuple(min(c, max(1000, 128 * nparts // max(nb, 1) + 1)) for c in k.chunks[0]),)
+    sample = k.map_blocks(_sample, nparts, nb, chunks=chunks, dtype=k.dtype)
+    sample, lo, hi = client.gather(client.compute([sample, k.min(), k.max()]))
+    if k.dtype.kind == "f" and (np.isnan(lo) or np.isnan(hi)):
+        raise ValueError("keys must not be NaN")
+    sample = np.sort(sample)
+    q = sample[(np.arange(1, nparts) * sample.shape[0]) // nparts] if nparts > 1 else sample[:0]
+    q = np.unique(q)
+    q = q[(q > lo) & (q < hi)]
+    return list(np.concatenate([np.array([lo], k.dtype), q, np.array([hi], k.dtype)]))
+
+
 def _as_dask_array(x, name):
     if isinstance(x, da.Array):
         arr = x
@@ -270,8 +298,8 @@ class DistributedLearnedKV:
         client : distributed.Client, optional
             Default: the current client.
         npartitions : int, optional
-            Partitions of the sort (default: the input's number of chunks).
-            Partitions the sort leaves empty are dropped.
+            Partitions (default: the input's number of chunks). Fewer when
+            the sampled quantiles repeat; empty ones are dropped.
         split_threshold : int, optional
             Split a partition once it holds more keys (default: twice the
             mean partition size at build time).
@@ -282,8 +310,9 @@ class DistributedLearnedKV:
             lineage, which Dask recomputes after a worker loss; ``p2p`` uses
             less memory on very large inputs.
 
-        The sort is ``dask.dataframe``'s ``sort_values`` on the key column:
-        sampled quantiles, a shuffle, a sort per partition. Each sorted
+        The sort is Dask's: exact boundaries from a sample's quantiles (one
+        pass over the keys, see ``_divisions``), then ``dask.dataframe``'s
+        ``set_index`` with those divisions (a shuffle and a sort per partition). Each sorted
         partition becomes a ``LearnedKV`` in a task whose result stays on the
         worker. Duplicate keys raise ``ValueError``. Cost: one Dask sort plus
         O(n) training per partition, in parallel.
@@ -306,9 +335,11 @@ class DistributedLearnedKV:
                                  index_options, pure=False)
             return cls(client, [part], np.zeros(1, kdt), [0], kdt, vdt, split_threshold,
                        index_options)
+        nparts = int(npartitions or k.numblocks[0])
+        divisions = _divisions(client, k, nparts)
         frame = dd.from_dask_array(k, columns="k").to_frame(name="k")
         frame = frame.assign(v=dd.from_dask_array(v))
-        frame = frame.sort_values("k", npartitions=npartitions, shuffle_method=shuffle_method)
+        frame = frame.set_index("k", drop=False, divisions=divisions, shuffle_method=shuffle_method)
         built = [delayed(_build)(d, kdt, vdt, index_options, dask_key_name=f"lkv-build-{i}-"
                                  + uuid.uuid4().hex) for i, d in enumerate(frame.to_delayed())]
         futs = client.compute(built)
@@ -333,6 +364,8 @@ class DistributedLearnedKV:
 
     def route(self, queries):
         """The partition of each query: ``max(searchsorted(B, q, 'right') - 1, 0)``, one call."""
+        if np.ndim(queries) == 0:
+            return max(int(self.router.upper_bound(queries)) - 1, 0)
         p = np.asarray(self.router.upper_bound(queries), np.int64) - 1
         np.maximum(p, 0, out=p)
         return p
@@ -370,7 +403,7 @@ class DistributedLearnedKV:
         trip to each partition touched.
         """
         if isinstance(queries, da.Array):
-            out = [self.get_many(np.asarray(c)) for c in _iter_chunks(queries)]
+            out = [self.get_many(np.asarray(c)) for c in _iter_chunks(self.client, queries)]
             if not out:
                 return np.zeros(queries.shape, self._vdt), np.zeros(queries.shape, bool)
             vals = np.concatenate([o[0].reshape(-1) for o in out])
@@ -410,8 +443,8 @@ class DistributedLearnedKV:
 
     def _span(self, lo, hi):
         """Partitions that may hold keys of ``[lo, hi)``."""
-        first = 0 if lo is None else int(self.route(np.array([lo]))[0])
-        last = self.npartitions - 1 if hi is None else int(self.route(np.array([hi]))[0])
+        first = 0 if lo is None else self.route(lo)
+        last = self.npartitions - 1 if hi is None else self.route(hi)
         return range(first, max(first, last) + 1)
 
     def range(self, lo=None, hi=None):
@@ -636,8 +669,9 @@ def _compact(part):
     return part
 
 
-def _iter_chunks(arr):
-    """The 1-D blocks of a dask array (flattened), computed one at a time."""
+def _iter_chunks(client, arr):
+    """The 1-D blocks of a dask array (flattened), computed on the cluster, in order."""
     flat = arr.reshape(-1) if arr.ndim != 1 else arr
-    for block in flat.to_delayed().ravel():
-        yield block.compute()
+    futs = client.compute(list(flat.to_delayed().ravel()))
+    for f in futs:
+        yield f.result()
