@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from . import rmi
+from ._prefetch import prefetch
 
 TOMB = -1
 
@@ -41,10 +42,17 @@ def _lower(a, q, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def find_one(keys, p, q, kind):
-    """Position of key ``q`` in the base, or -1."""
+def find_one(keys, p, vbytes, q, kind):
+    """Position of key ``q`` in the base, or -1.
+
+    ``vbytes`` are the values' bytes (empty for object values): the found
+    row is prefetched, so that the caller's read of the value overlaps with
+    the return to Python instead of waiting for memory after it.
+    """
     r = rmi.bound_one(keys, p, q, False, kind)
-    if r < keys.shape[0] and keys[r] == q:
+    n = keys.shape[0]
+    if r < n and keys[r] == q:
+        prefetch(vbytes, r * (vbytes.shape[0] // n))
         return r
     return -1
 

@@ -284,8 +284,20 @@ def check_blob(blob, n, n_leaves, n_mid):
         if np.any(a < 0) or np.any(b < a) or np.any(b >= n_leaves):
             raise _bad("middle stage routes outside the leaves")
     o = leaf + np.arange(n_leaves) * g[rmi.H_LEAF_W]
-    if np.any(pi[2 * o + 2] < 0):
+    width = pi[2 * o + 2]
+    mark = getattr(rmi, "FENCE_MARK", None)       # fence leaves exist in this version?
+    fence = width == mark if mark is not None else np.zeros(width.shape[0], bool)
+    if np.any((width < 0) & ~fence):
         raise _bad("negative leaf window")
+    if fence.any():                 # fence leaves (learned_index.fences): area p[f:] in bounds
+        f = blob[o[fence] + rmi.REC_PARAMS]
+        if not np.all((f == np.floor(f)) & (f >= 0) & (f + 3 <= size)):
+            raise _bad("fence area out of bounds")
+        f = f.astype(np.int64)
+        s, e, c = blob[f], blob[f + 1], blob[f + 2]
+        if not np.all((s == np.floor(s)) & (e == np.floor(e)) & (c == np.floor(c)) & (0 <= s)
+                      & (s <= e) & (e <= n) & (c >= 0) & (f + 3 + c <= size)):
+            raise _bad("fence area out of bounds")
 
 
 # --------------------------------------------------------------------------- the store's parts
@@ -296,7 +308,9 @@ def describe(index, size, kdt, vdt, options):
         "format": FORMAT, "len": int(size), "key_dtype": kdt.str, "value_dtype": dtype_to_json(vdt),
         "index": {"stages": list(index.stages_), "search": index.search_,
                   "n_leaves": index.n_leaves_, "n_mid": index.n_mid_,
-                  "parallel": index.parallel_, "bent": int(index._info.get("bent", 0))},
+                  "parallel": index.parallel_, "max_window": getattr(index, "max_window_", None),
+                  "info": {k: v for k, v in index._info.items()
+                           if isinstance(v, (int, float)) and not isinstance(v, bool)}},
         "options": options,
     }
 
@@ -313,7 +327,10 @@ def open_store(path, mmap=True, verify=True):
         info, options = meta["index"], meta["options"]
         stages, search = tuple(info["stages"]), info["search"]
         n_leaves, n_mid = int(info["n_leaves"]), int(info["n_mid"])
-        parallel, bent = bool(info.get("parallel", False)), int(info.get("bent", 0))
+        parallel, max_window = bool(info.get("parallel", False)), info.get("max_window")
+        extra = {k: float(v) if isinstance(v, float) else int(v) for k, v in info["info"].items()}
+        if max_window is not None:
+            max_window = int(max_window)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise _bad(f"bad metadata ({e})") from None
     if kdt not in _coerce.KEY_DTYPES or len(stages) not in (2, 3) or stages[0] not in ROOT_FAMILIES \
@@ -340,30 +357,34 @@ def open_store(path, mmap=True, verify=True):
     check_blob(model, n, n_leaves, n_mid)
     blob = train._aligned_zeros(model.shape[0])
     blob[:] = model
-    index = index_from_parts(keys, blob, starts, stages, search, n_leaves, n_mid, parallel, bent)
+    try:
+        index = index_from_parts(keys, blob, starts, stages, search, n_leaves, n_mid, parallel,
+                                 max_window, extra)
+    except (TypeError, ValueError) as e:
+        raise _bad(f"bad index description ({e})") from None
     return {"kdt": kdt, "vdt": vdt, "options": options, "index": index, "values": values,
             "delta_keys": dkeys, "delta_live": dlive, "delta_values": dvals}
 
 
-def index_from_parts(keys, model, starts, stages, search, n_leaves, n_mid, parallel, bent):
+def index_from_parts(keys, model, starts, stages, search, n_leaves, n_mid, parallel,
+                     max_window=None, info=None):
     """A :class:`LearnedIndex` over ``keys`` from a saved model blob, without training.
 
-    Sets every attribute ``LearnedIndex.__init__`` sets (candidate for a
-    ``LearnedIndex._from_parts`` in index.py).
+    An index with the saved options is built over no keys (no training), so
+    that every attribute ``__init__`` sets exists, then its keys, model and
+    leaf table are replaced (candidate for a ``LearnedIndex._from_parts``).
     """
-    idx = LearnedIndex.__new__(LearnedIndex)
+    opts = {"stages": tuple(stages), "search": search, "parallel": bool(parallel)}
+    if max_window is not None:
+        opts["max_window"] = max_window
+    idx = LearnedIndex(keys[:0], **opts)
     view = keys.view()
     view.flags.writeable = False
     idx.keys_ = view
-    idx.stages_ = tuple(stages)
-    idx.search_ = search
-    idx.parallel_ = bool(parallel)
-    idx._kind = SEARCH_KINDS[search]
-    idx._ktype = keys.dtype.type
-    idx._is_float = keys.dtype.kind == "f"
     idx.model_ = model
     idx.n_leaves_ = n_leaves
     idx.n_mid_ = n_mid
-    idx._info = {"starts": np.array(starts, np.int64), "bent": bent, "build_seconds": 0.0}
+    idx._info = dict(info or {}, starts=np.array(starts, np.int64), build_seconds=0.0)
+    idx._info.setdefault("bent", 0)
     idx._bind_scalar_kernels()
     return idx

@@ -26,7 +26,8 @@ from .index import LearnedIndex
 
 __all__ = ["LearnedKV"]
 
-_INDEX_OPTIONS = ("stages", "n_leaves", "search", "n_mid", "parallel", "mlp_hidden", "seed")
+_INDEX_OPTIONS = ("stages", "n_leaves", "search", "n_mid", "parallel", "mlp_hidden", "seed",
+                  "max_window")
 _CHUNK = 1 << 16
 
 
@@ -45,7 +46,7 @@ def _frozen(a):
 class _Base:
     """The immutable learned part: keys, values, their raw rows, the index."""
 
-    __slots__ = ("keys", "values", "raw", "index", "model", "kind", "find")
+    __slots__ = ("keys", "values", "raw", "vbytes", "index", "model", "kind", "find")
 
     def __init__(self, index, values):
         self.index = index
@@ -54,8 +55,10 @@ class _Base:
         self.raw = None if values.dtype.hasobject else _frozen(_delta.raw_view(values))
         self.model = index.model_
         self.kind = index._kind
+        self.vbytes = (np.zeros(0, np.uint8) if self.raw is None else
+                       _frozen(self.raw.reshape(-1).view(np.uint8)))
         probe = self.keys.dtype.type(0)
-        self.find = _entry_point(_delta.find_one, (self.keys, self.model, probe, self.kind))
+        self.find = _entry_point(_delta.find_one, (self.keys, self.model, self.vbytes, probe, self.kind))
 
 
 class _State:
@@ -257,7 +260,7 @@ class LearnedKV:
         if s is not None:
             return (st.dvals, s) if s >= 0 else None
         b = st.base
-        r = b.find(b.keys, b.model, k, b.kind)
+        r = b.find(b.keys, b.model, b.vbytes, k, b.kind)
         return (b.values, r) if r >= 0 else None
 
     def __getitem__(self, k):
@@ -267,7 +270,7 @@ class LearnedKV:
             s = st.delta.get(k)
             if s is None:
                 b = st.base
-                r = b.find(b.keys, b.model, k, b.kind)
+                r = b.find(b.keys, b.model, b.vbytes, k, b.kind)
                 if r >= 0:
                     return b.values[r]
             elif s >= 0:
@@ -280,6 +283,14 @@ class LearnedKV:
 
     def get(self, k, default=None):
         """The value of ``k``, or ``default``."""
+        st = self._state
+        if type(k) is self._t1 and self._kmin <= k <= self._kmax:     # as in __getitem__
+            s = st.delta.get(k)
+            if s is None:
+                b = st.base
+                r = b.find(b.keys, b.model, b.vbytes, k, b.kind)
+                return b.values[r] if r >= 0 else default
+            return st.dvals[s] if s >= 0 else default
         hit = self._lookup(k)
         return default if hit is None else hit[0][hit[1]]
 
@@ -440,8 +451,8 @@ class LearnedKV:
         with self._lock:
             st = self._state
             s = st.delta.get(key)
-            present = s >= 0 if s is not None else st.base.find(
-                st.base.keys, st.base.model, key, st.base.kind) >= 0
+            b = st.base
+            present = s >= 0 if s is not None else b.find(b.keys, b.model, b.vbytes, key, b.kind) >= 0
             i = st.nlog
             if i == st.log_keys.shape[0]:
                 self._grow(st, i + 1)

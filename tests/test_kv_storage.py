@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
-from learned_index import LearnedKV, _storage
+from learned_index import LearnedIndex, LearnedKV, _storage
 
 STAGES = ("open", "header", "meta", "part:keys", "part:values", "part:model", "part:starts",
           "part:delta_keys", "part:delta_live", "part:delta_values", "fsync", "replace", "dirsync")
@@ -100,6 +100,22 @@ def test_index_options_survive(tmp_path):
     got[2000] = 1.0
     got.compact()
     assert got.index.stages_ == ("radix", "linear")
+
+
+@pytest.mark.skipif("max_window" not in LearnedIndex.__init__.__code__.co_varnames,
+                    reason="this LearnedIndex has no fence leaves")
+def test_fence_leaves_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    keys = np.unique(rng.lognormal(0, 3, 20_000) * 1e6).astype(np.uint64)
+    keys = np.unique(keys)
+    kv = LearnedKV(keys, keys.astype(np.float64), index_options={"max_window": 0})
+    assert kv.index.stats().get("fence_leaves", 0) > 0
+    kv.save(tmp_path / "f")
+    got = LearnedKV.load(tmp_path / "f")
+    got.index._check()
+    assert got.index.stats() == {**kv.index.stats(), "build_seconds": 0.0}
+    for a, b in zip(probe(got), probe(kv)):
+        assert np.array_equal(a, b)
 
 
 # --------------------------------------------------------------------------- crash safety
