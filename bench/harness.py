@@ -79,11 +79,28 @@ def _scalar_loop(fn, qlist):
     return time.perf_counter() - t, out
 
 
-def warm_up(specs, dtypes, results, progress=None):
-    """Build and query every competitor on 2,000 keys of each dtype; record first-use seconds."""
+def _first_use(results, name, label, dtype, fn):
+    t = time.perf_counter()
+    fn()
+    results.jit.append({"index": name, "label": label, "dtype": str(np.dtype(dtype)),
+                        "first_use_s": time.perf_counter() - t})
+
+
+def warm_up(specs, dtypes, results, progress=None, kv=False):
+    """Build and query every competitor on 2,000 keys of each dtype; record first-use seconds.
+
+    The scan kernel of the benchmark itself and, with ``kv``, ``LearnedKV``
+    (on uint64 keys) are warmed up and reported too.
+    """
     for dt in dtypes:
         tiny = np.sort(np.random.default_rng(0).choice(4000, 2000, replace=False)).astype(dt)
         qs = tiny[::7]
+        _first_use(results, "scan_sum", "range-scan kernel (bench)", dt, lambda: workloads.scan_sum(
+            tiny, np.zeros(1, np.int64), np.ones(1, np.int64)))
+        kv_class = workloads.kv_available() if kv and np.dtype(dt) == np.uint64 else None
+        if kv_class is not None:
+            _first_use(results, "learned_kv", "LearnedKV", dt, lambda: workloads.kv_mixed(
+                kv_class, tiny, 2, 100, 0.1, np.random.default_rng(0)))
         for spec in specs:
             t = time.perf_counter()
             adapter = spec.make(len(tiny)).build(tiny)
@@ -91,7 +108,6 @@ def warm_up(specs, dtypes, results, progress=None):
             fn = _scalar_fn(spec, adapter, tiny)
             fn(qs[0].item())
             fn(qs[0])
-            workloads.scan_sum(tiny, np.zeros(1, np.int64), np.ones(1, np.int64))
             results.jit.append({"index": spec.name, "label": spec.label, "dtype": str(np.dtype(dt)),
                                 "first_use_s": time.perf_counter() - t})
             adapter.close()
@@ -133,18 +149,21 @@ def run_dataset(name, n, specs, profile, results, progress=None):
     label = name if n is None or name in datasets.GENERATORS or name in realdata.LOADERS \
         else name.rsplit("/", 1)[-1]
     d = _Dataset(label, n, keys, profile, rng)
-    built = []
+    built, skipped = [], []
     gc.collect()
     for spec in specs:
         if spec.loop and d.n > profile.peer_max_n:
-            results.notes.append(f"{spec.label} skipped on {label} ({d.n:,} keys > peer_max_n "
-                                 f"{profile.peer_max_n:,})")
+            skipped.append(spec.label)
             continue
         adapter = spec.make(d.n)
         build_s, _ = _timed(adapter.build, keys)
         built.append((spec, adapter, {"build_s": build_s}))
         if progress:
             progress(f"{label}: built {spec.label}")
+
+    if skipped:
+        results.notes.append(f"{', '.join(skipped)} not run on {label} ({d.n:,} keys > the "
+                             f"profile's peer_max_n, {profile.peer_max_n:,})")
 
     # Batch lookups of present keys, alternated over the competitors.
     for spec, adapter, m in built:                           # warm-up + check
@@ -192,7 +211,7 @@ def run_dataset(name, n, specs, profile, results, progress=None):
     rows = [_row(spec, adapter, m, d, profile) for spec, adapter, m in built]
     _ratios(rows)
     results.rows += rows
-    results.plots[label] = _plot_data(keys, built)
+    results.plots[f"{label} ({d.n:,} keys)"] = _plot_data(keys, built)
     for _, adapter, _ in built:
         adapter.close()
     if profile.kv_rounds and d.n <= profile.kv_max_n:
@@ -273,9 +292,9 @@ def _plot_data(keys, built):
     pos = np.unique(np.linspace(0, len(keys) - 1, min(len(keys), 2000)).astype(np.int64))
     sample = keys[pos]
     predicted = np.asarray(idx.search(sample)[0])
-    try:
-        _, widths = idx._leaf_table()           # per-leaf search-window width (stats() inputs)
-    except AttributeError:
+    try:        # per-leaf (key count, search-window width, ...): the inputs of stats()
+        widths = idx._leaf_table()[1]
+    except (AttributeError, IndexError, TypeError):    # private: fall back to per-key windows
         _, lo, hi = idx.search(keys)
         widths = np.asarray(hi) - np.asarray(lo)
     return {"label": spec.label, "keys": sample.astype(np.float64), "positions": pos,
@@ -321,8 +340,10 @@ def run(profile, specs, progress=None):
             dt = sosd.load(name, limit=2).dtype
         if np.dtype(dt) not in dtypes:
             dtypes.append(np.dtype(dt))
+    kv = bool(profile.kv_rounds) and any(n is not None and n <= profile.kv_max_n
+                                         for _, n in profile.datasets)
     warm_up(specs, dtypes, results, progress=(lambda: progress("step", 1, "JIT warm-up"))
-            if progress else None)
+            if progress else None, kv=kv)
     for name, n in profile.datasets:
         if name in realdata.LOADERS and not realdata.available():
             results.notes.append(f"{name} skipped: the airportsdata package is not installed")

@@ -63,10 +63,15 @@ def cdf(plot_data, path):
     items = [(k, v) for k, v in plot_data.items() if v is not None]
     fig, axes = _grid(max(1, len(items)))
     for ax, (name, d) in zip(axes, items):
-        ax.plot(d["keys"], d["positions"], lw=1.2, color="black", label="keys (true position)")
-        ax.plot(d["keys"], d["predicted"], lw=0.8, color="tab:red", ls="--", label=f"{d['label']} fit")
-        ax.set_title(f"{name} ({d['n']:,} keys)", fontsize=8)
-        ax.set_xlabel("key", fontsize=7)
+        x = np.asarray(d["keys"], np.float64)
+        logx = x[0] >= 0 and x[-1] > 100 * (np.median(x) + 1)     # skewed: a log axis shows it
+        if logx:
+            x = x + 1.0
+            ax.set_xscale("log")
+        ax.plot(x, d["positions"], lw=1.2, color="black", label="keys (true position)")
+        ax.plot(x, d["predicted"], lw=0.8, color="tab:red", ls="--", label=f"{d['label']} fit")
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("key + 1 (log scale)" if logx else "key", fontsize=7)
         ax.set_ylabel("position", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=5)
@@ -83,7 +88,7 @@ def leaf_errors(plot_data, path):
         w = np.log2(np.asarray(d["leaf_windows"], np.float64) + 1)
         ax.hist(w, bins=40, color="tab:red")
         ax.set_yscale("log")
-        ax.set_title(f"{name}: {len(w):,} leaves", fontsize=8)
+        ax.set_title(f"{name}: {len(w):,} leaves", fontsize=7)
         ax.set_xlabel("log2(search window + 1)", fontsize=7)
         ax.set_ylabel("leaves", fontsize=7)
         ax.tick_params(labelsize=6)
