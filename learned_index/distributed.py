@@ -373,7 +373,8 @@ class DistributedLearnedKV:
     def _scatter(self, flat):
         """``(order, [(partition, start, stop)])``: queries grouped by partition."""
         p = self.route(flat)
-        order = np.argsort(p, kind="stable")
+        small = p.astype(np.uint16) if self.npartitions <= 1 << 16 else p
+        order = np.argsort(small, kind="stable")       # a radix sort for 16-bit ids: O(m)
         counts = np.bincount(p, minlength=self.npartitions)
         ends = np.cumsum(counts)
         groups = [(i, int(ends[i] - counts[i]), int(ends[i]))
