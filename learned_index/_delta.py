@@ -160,18 +160,21 @@ def gather_rows(braw, draw, src, m, out):
 
 
 @njit(cache=True, nogil=True)
-def merge_delta(okeys, oslots, nkeys, nslots, out_keys, out_slots):
+def merge_delta(okeys, oslots, nkeys, nslots, nbase, out_keys, out_slots):
     """Merge the sorted delta ``(okeys, oslots)`` with newer writes.
 
     ``nkeys`` is sorted with equal keys in write order (a stable sort of the
-    write log), so the last of a run is the newest. Newer entries win.
-    Returns the length of the merged delta. O(d + r).
+    write log), so the last of a run is the newest; newer entries win.
+    ``nbase[j]`` tells whether ``nkeys[j]`` is a key of the base. Returns the
+    length of the merged delta and the change in the number of keys of the
+    store caused by the newer writes. O(d + r).
     """
     n = okeys.shape[0]
     r = nkeys.shape[0]
     i = 0
     j = 0
     m = 0
+    grown = 0
     while i < n or j < r:
         if j >= r or (i < n and okeys[i] < nkeys[j]):
             out_keys[m] = okeys[i]
@@ -179,17 +182,28 @@ def merge_delta(okeys, oslots, nkeys, nslots, out_keys, out_slots):
             m += 1
             i += 1
             continue
-        while j + 1 < r and nkeys[j + 1] == nkeys[j]:
-            j += 1
         if i < n and okeys[i] == nkeys[j]:
+            present = oslots[i] >= 0
             out_keys[m] = okeys[i]
             i += 1
         else:
+            present = nbase[j]
             out_keys[m] = nkeys[j]
+        while True:
+            live = nslots[j] >= 0
+            if live and not present:
+                grown += 1
+            elif present and not live:
+                grown -= 1
+            present = live
+            if j + 1 < r and nkeys[j + 1] == nkeys[j]:
+                j += 1
+            else:
+                break
         out_slots[m] = nslots[j]
         m += 1
         j += 1
-    return m
+    return m, grown
 
 
 @njit(cache=True, nogil=True)

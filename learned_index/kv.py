@@ -64,10 +64,11 @@ class _Base:
 class _State:
     """One version of the store: a base and the buffer of writes laid over it."""
 
-    __slots__ = ("base", "delta", "log_keys", "log_slots", "dvals", "nlog", "view", "size")
+    __slots__ = ("base", "delta", "log_keys", "log_slots", "dvals", "nlog", "view", "size", "limit")
 
-    def __init__(self, base, size, kdt, vdt, capacity=64):
+    def __init__(self, base, size, kdt, vdt, limit, capacity=64):
         self.base = base
+        self.limit = limit          # compact once the log holds this many writes
         self.delta = {}
         self.log_keys = np.empty(capacity, kdt)
         self.log_slots = np.empty(capacity, np.int64)
@@ -149,7 +150,7 @@ class LearnedKV:
             values = self._norm_values(values, keys.shape[0])
             keys, values = _sorted_unique(keys, values)
         index = LearnedIndex(keys, **self._index_options)
-        self._state = _State(_Base(index, values), keys.shape[0], self._kdt, self._vdt)
+        self._state = self._new_state(index, values)
 
     # ------------------------------------------------------------------ validation
     def _set_dtypes(self, kdt, vdt):
@@ -298,7 +299,15 @@ class LearnedKV:
         return self._lookup(k) is not None
 
     def __len__(self):
-        return self._state.size
+        """Number of keys. O(1), or O(d + w log d) after w writes (their effect on the
+        count is resolved in a batch, when the buffer's sorted view is next built)."""
+        st = self._state
+        if st.view.upto == st.nlog:
+            return st.size
+        with self._lock:
+            st = self._state
+            self._view(st)
+            return st.size
 
     def _view(self, st):
         """The buffer of ``st`` as sorted arrays, merged with writes since the last view."""
@@ -312,10 +321,12 @@ class LearnedKV:
                 nk = st.log_keys[v.upto:hi]
                 order = np.argsort(nk, kind="stable")
                 nk, ns = nk[order], st.log_slots[v.upto:hi][order]
+                _, in_base = _base_contains(st.base, nk)
                 keys = np.empty(v.keys.shape[0] + nk.shape[0], self._kdt)
                 slots = np.empty(keys.shape[0], np.int64)
-                m = _delta.merge_delta(v.keys, v.slots, nk, ns, keys, slots)
+                m, grown = _delta.merge_delta(v.keys, v.slots, nk, ns, in_base, keys, slots)
                 v = _View(keys[:m], slots[:m], st.dvals, hi)
+                st.size += grown
                 st.view = v
         return v
 
@@ -425,9 +436,6 @@ class LearnedKV:
     keys = __iter__
 
     # ------------------------------------------------------------------ writes
-    def _threshold(self, st):
-        return max(self.compact_min, int(self.compact_fraction * st.base.keys.shape[0]))
-
     def _append(self, st, keys, slots_live, values):
         """Append writes to the log (grown copy first, so readers always see
         rows that exist), then publish them in the dict."""
@@ -450,9 +458,6 @@ class LearnedKV:
         value = None if fast else self._norm_values(v, None)
         with self._lock:
             st = self._state
-            s = st.delta.get(key)
-            b = st.base
-            present = s >= 0 if s is not None else b.find(b.keys, b.model, b.vbytes, key, b.kind) >= 0
             i = st.nlog
             if i == st.log_keys.shape[0]:
                 self._grow(st, i + 1)
@@ -461,9 +466,7 @@ class LearnedKV:
             st.log_slots[i] = i
             st.nlog = i + 1
             st.delta[key] = i
-            if not present:
-                st.size += 1
-            if st.nlog >= self._threshold(st):
+            if st.nlog >= st.limit:
                 self._compact(st)
 
     def _grow(self, st, need):
@@ -483,8 +486,7 @@ class LearnedKV:
                 raise KeyError(k)
             st = self._state
             self._append(st, np.array([key], self._kdt), np.zeros(1, bool), None)
-            st.size -= 1
-            if st.nlog >= self._threshold(st):
+            if st.nlog >= st.limit:
                 self._compact(st)
 
     def update(self, keys, values):
@@ -516,14 +518,11 @@ class LearnedKV:
             return
         with self._lock:
             st = self._state
-            uk = np.unique(kk)
-            _, found = self.get_many(uk)
             live = np.full(kk.shape[0], vv is not None)
-            if st.nlog + kk.shape[0] >= self._threshold(st):
+            if st.nlog + kk.shape[0] >= st.limit:
                 self._compact(st, (kk, live, vv))
-                return
-            self._append(st, kk, live, vv)
-            st.size += int((~found).sum()) if vv is not None else -uk.shape[0]
+            else:
+                self._append(st, kk, live, vv)
 
     def compact(self):
         """Merge the buffer into the base and retrain the index. O(n)."""
@@ -542,14 +541,20 @@ class LearnedKV:
             ns = np.where(live, np.arange(kk.shape[0]) + st.nlog, _delta.TOMB)[order]
             keys = np.empty(v.keys.shape[0] + nk.shape[0], self._kdt)
             slots = np.empty(keys.shape[0], np.int64)
-            m = _delta.merge_delta(v.keys, v.slots, nk, ns, keys, slots)
+            m, _ = _delta.merge_delta(v.keys, v.slots, nk, ns, np.zeros(nk.shape[0], np.bool_),
+                                      keys, slots)
             dv = st.dvals[:st.nlog]
             if vv is not None:
                 dv = np.concatenate([dv, vv])
             v = _View(keys[:m], slots[:m], dv, st.nlog + kk.shape[0])
         keys, values = self._merge(st, v, 0, st.base.keys.shape[0], 0, v.keys.shape[0])
         index = LearnedIndex(keys, **self._index_options)
-        self._state = _State(_Base(index, values), keys.shape[0], self._kdt, self._vdt)
+        self._state = self._new_state(index, values)
+
+    def _new_state(self, index, values, capacity=64):
+        n = len(index)
+        limit = max(self.compact_min, int(self.compact_fraction * n))
+        return _State(_Base(index, values), n, self._kdt, self._vdt, limit, capacity)
 
     # ------------------------------------------------------------------ misc
     @property
@@ -567,7 +572,7 @@ class LearnedKV:
 
     def __repr__(self):
         st = self._state
-        return (f"LearnedKV(n={st.size}, dtype={self._kdt}, value_dtype={self._vdt}, "
+        return (f"LearnedKV(n={len(self)}, dtype={self._kdt}, value_dtype={self._vdt}, "
                 f"buffered={st.nlog})")
 
     # ------------------------------------------------------------------ persistence
@@ -622,15 +627,13 @@ class LearnedKV:
             raise _storage._bad(f"bad options ({e})") from None
         index, dkeys, dlive = f["index"], f["delta_keys"], f["delta_live"]
         n = len(index)
-        st = _State(_Base(index, f["values"]), n, self._kdt, self._vdt,
-                    capacity=max(64, 2 * dkeys.shape[0]))
+        st = self._new_state(index, f["values"], capacity=max(64, 2 * dkeys.shape[0]))
         self._state = st
         if dkeys.shape[0]:
             live = dlive.astype(bool)
             st.dvals[:dkeys.shape[0]] = f["delta_values"]
             self._append(st, dkeys, live, None)
-            _, in_base = _base_contains(st.base, dkeys)
-            st.size = n + int((live & ~in_base).sum()) - int((~live & in_base).sum())
+            self._view(st)                  # counts the buffer's keys into the size
         return self
 
 
