@@ -9,6 +9,9 @@ records alike. Object values take :func:`resolve_many` and a numpy gather.
 The buffer ("delta") is a sorted array of distinct keys ``dkeys`` with
 ``dslots``: the row of the key's value in the delta's value array, or ``-1``
 for a tombstone (the key was deleted).
+
+Also the store's array helpers: bulk-load sorting with duplicate detection
+and the casting rules of values (:func:`cast_values`).
 """
 import numpy as np
 from numba import njit
@@ -213,3 +216,74 @@ def strictly_increasing(a):
         if not a[i - 1] < a[i]:
             return False
     return True
+
+
+# --------------------------------------------------------------------------- array helpers
+
+def base_contains(base, qk):
+    """Lower bounds of ``qk`` in a store's base and whether each is a key."""
+    out = np.empty(qk.shape[0], np.int64)
+    rmi.bound_many(base.keys, base.model, qk, out, False, base.kind)
+    n = base.keys.shape[0]
+    hit = out < n
+    hit[hit] = base.keys[out[hit]] == qk[hit]
+    return out, hit
+
+
+def sorted_unique(keys, values):
+    """Sort a bulk load by key; ``ValueError`` naming the first duplicate (input order)."""
+    order = None
+    if not strictly_increasing(keys):
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        dup = np.flatnonzero(keys[1:] == keys[:-1])
+        if dup.size:
+            j = int(np.argmin(order[dup + 1]))
+            first, second = sorted((int(order[dup[j]]), int(order[dup[j] + 1])))
+            raise ValueError(f"duplicate key {keys[dup[j]].item()!r} (positions {first} and "
+                             f"{second} of the bulk load)")
+        values = values[order]
+    return np.array(keys, copy=order is None), np.array(values, copy=order is None)
+
+
+def cast_values(v, vdt, count):
+    """Values ``v`` as a contiguous array of dtype ``vdt``: ``(count,)``, or ``(1,)``
+    for a scalar (``count is None``).
+
+    Numbers keep their kind or widen it (bool < int < float < complex; an
+    integer store range-checks, a float store rounds); other dtypes need a
+    safe numpy cast (``np.can_cast(..., "safe")``). Anything else raises
+    ``TypeError`` or ``ValueError``.
+    """
+    shape = (1,) if count is None else (count,)
+    if vdt.hasobject:
+        out = np.empty(shape, vdt)
+        seq = [v] if count is None else list(v)
+        if len(seq) != shape[0]:
+            raise ValueError(f"{len(seq)} values for {shape[0]} keys")
+        for i, x in enumerate(seq):
+            out[i] = x
+        return out
+    try:
+        if vdt.names is not None and not isinstance(v, (np.ndarray, np.void)):
+            a = np.array(v if count is not None else [v], dtype=vdt)
+            if count is None:
+                a = a.reshape(())
+        else:
+            a = np.asarray(v)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"cannot store {v!r} as {vdt} values: {e}") from None
+    if (a.ndim != 0) if count is None else (a.shape != shape):
+        want = "a scalar" if count is None else f"shape {shape}"
+        raise ValueError(f"values must be {want}, got shape {a.shape}")
+    if a.dtype != vdt:
+        src, dst = a.dtype.kind, vdt.kind
+        allowed = {"b": "b", "i": "biu", "u": "biu", "f": "biuf", "c": "biufc"}.get(dst)
+        ok = src in allowed if allowed is not None else np.can_cast(a.dtype, vdt, "safe")
+        if not ok:
+            raise TypeError(f"cannot store {a.dtype} values in a {vdt} store")
+        if dst in "iu" and src in "iu" and a.size:
+            info = np.iinfo(vdt)
+            if int(a.min()) < info.min or int(a.max()) > info.max:
+                raise ValueError(f"value out of range for {vdt}")
+    return np.ascontiguousarray(a, dtype=vdt).reshape(shape)

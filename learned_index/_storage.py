@@ -55,7 +55,8 @@ def _crc(a):
 def dtype_to_json(dt):
     """A dtype as JSON-able ``descr`` (refuses object dtypes)."""
     if dt.hasobject:
-        raise TypeError(f"cannot save values of dtype {dt} (Python objects): use a fixed-size dtype")
+        raise TypeError(f"cannot save values of dtype {dt} (Python objects): "
+                        "use a fixed-size dtype")
     return np.lib.format.dtype_to_descr(dt)
 
 
@@ -84,7 +85,8 @@ def dtype_from_json(descr):
 def write(path, meta, parts):
     """Write ``meta`` (dict) and ``parts`` (name -> 1-D array) atomically to ``path``."""
     if sys.byteorder != "little":
-        raise OSError("LearnedKV files are little-endian; saving on a big-endian host is not supported")
+        raise OSError("LearnedKV files are little-endian; "
+                      "saving on a big-endian host is not supported")
     path = os.fspath(path)
     arrays = {name: np.ascontiguousarray(a) for name, a in parts.items()}
     table = {}
@@ -161,7 +163,8 @@ def _header(f, size):
     if hcrc != zlib.crc32(head[:_HEAD_CRC]):
         raise _bad("header checksum mismatch")
     if version != VERSION:
-        raise ValueError(f"unsupported LearnedKV format version {version} (this library reads {VERSION})")
+        raise ValueError(f"unsupported LearnedKV format version {version} "
+                         f"(this library reads {VERSION})")
     if fsize != size:
         raise _bad(f"file is {size} bytes, header says {fsize} (truncated or extended)")
     if moff != HEAD_SIZE or moff + mlen > size:
@@ -214,7 +217,8 @@ def read(path, mmap=True, verify=True):
     verified, except those of :data:`BIG_PARTS` when ``verify`` is False.
     """
     if sys.byteorder != "little":
-        raise OSError("LearnedKV files are little-endian; loading on a big-endian host is not supported")
+        raise OSError("LearnedKV files are little-endian; "
+                      "loading on a big-endian host is not supported")
     with open(os.fspath(path), "rb") as f:
         size = os.fstat(f.fileno()).st_size
         meta, start = _header(f, size)
@@ -333,8 +337,9 @@ def open_store(path, mmap=True, verify=True):
             max_window = int(max_window)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise _bad(f"bad metadata ({e})") from None
-    if kdt not in _coerce.KEY_DTYPES or len(stages) not in (2, 3) or stages[0] not in ROOT_FAMILIES \
-            or any(s not in LEAF_FAMILIES for s in stages[1:]) or search not in SEARCH_KINDS:
+    if kdt not in _coerce.KEY_DTYPES or len(stages) not in (2, 3) or \
+            stages[0] not in ROOT_FAMILIES or any(s not in LEAF_FAMILIES for s in stages[1:]) \
+            or search not in SEARCH_KINDS:
         raise _bad("bad key dtype or index description")
     keys, values, model, starts = (parts[p] for p in ("keys", "values", "model", "starts"))
     dkeys, dlive, dvals = (parts[p] for p in ("delta_keys", "delta_live", "delta_values"))

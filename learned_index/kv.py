@@ -21,7 +21,7 @@ import threading
 import numba
 import numpy as np
 
-from . import _coerce, _delta, _storage, rmi
+from . import _coerce, _delta, _storage
 from .index import LearnedIndex
 
 __all__ = ["LearnedKV"]
@@ -58,7 +58,8 @@ class _Base:
         self.vbytes = (np.zeros(0, np.uint8) if self.raw is None else
                        _frozen(self.raw.reshape(-1).view(np.uint8)))
         probe = self.keys.dtype.type(0)
-        self.find = _entry_point(_delta.find_one, (self.keys, self.model, self.vbytes, probe, self.kind))
+        self.find = _entry_point(_delta.find_one,
+                                 (self.keys, self.model, self.vbytes, probe, self.kind))
 
 
 class _State:
@@ -148,7 +149,7 @@ class LearnedKV:
             self._set_dtypes(kdt, vdt)
             keys = self._norm_keys(raw)
             values = self._norm_values(values, keys.shape[0])
-            keys, values = _sorted_unique(keys, values)
+            keys, values = _delta.sorted_unique(keys, values)
         index = LearnedIndex(keys, **self._index_options)
         self._state = self._new_state(index, values)
 
@@ -212,41 +213,7 @@ class LearnedKV:
         return None if mask is not None and mask[0] else qk[0].item()
 
     def _norm_values(self, v, count):
-        """Values as a contiguous array of the value dtype: ``(count,)``, or ``(1,)``
-        for a scalar (``count is None``). Refuses lossy kinds (see docs)."""
-        vdt = self._vdt
-        shape = (1,) if count is None else (count,)
-        if vdt.hasobject:
-            out = np.empty(shape, vdt)
-            seq = [v] if count is None else list(v)
-            if len(seq) != shape[0]:
-                raise ValueError(f"{len(seq)} values for {shape[0]} keys")
-            for i, x in enumerate(seq):
-                out[i] = x
-            return out
-        try:
-            if vdt.names is not None and not isinstance(v, (np.ndarray, np.void)):
-                a = np.array(v if count is not None else [v], dtype=vdt)
-                if count is None:
-                    a = a.reshape(())
-            else:
-                a = np.asarray(v)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"cannot store {v!r} as {vdt} values: {e}") from None
-        if (a.ndim != 0) if count is None else (a.shape != shape):
-            want = "a scalar" if count is None else f"shape {shape}"
-            raise ValueError(f"values must be {want}, got shape {a.shape}")
-        if a.dtype != vdt:
-            src, dst = a.dtype.kind, vdt.kind
-            allowed = {"b": "b", "i": "biu", "u": "biu", "f": "biuf", "c": "biufc"}.get(dst)
-            ok = src in allowed if allowed is not None else np.can_cast(a.dtype, vdt, "safe")
-            if not ok:
-                raise TypeError(f"cannot store {a.dtype} values in a {vdt} store")
-            if dst in "iu" and src in "iu" and a.size:
-                info = np.iinfo(vdt)
-                if int(a.min()) < info.min or int(a.max()) > info.max:
-                    raise ValueError(f"value out of range for {vdt}")
-        return np.ascontiguousarray(a, dtype=vdt).reshape(shape)
+        return _delta.cast_values(v, self._vdt, count)
 
     # ------------------------------------------------------------------ reads
     def _lookup(self, k):
@@ -321,7 +288,7 @@ class LearnedKV:
                 nk = st.log_keys[v.upto:hi]
                 order = np.argsort(nk, kind="stable")
                 nk, ns = nk[order], st.log_slots[v.upto:hi][order]
-                _, in_base = _base_contains(st.base, nk)
+                _, in_base = _delta.base_contains(st.base, nk)
                 keys = np.empty(v.keys.shape[0] + nk.shape[0], self._kdt)
                 slots = np.empty(keys.shape[0], np.int64)
                 m, grown = _delta.merge_delta(v.keys, v.slots, nk, ns, in_base, keys, slots)
@@ -635,31 +602,6 @@ class LearnedKV:
             self._append(st, dkeys, live, None)
             self._view(st)                  # counts the buffer's keys into the size
         return self
-
-
-def _base_contains(base, qk):
-    out = np.empty(qk.shape[0], np.int64)
-    rmi.bound_many(base.keys, base.model, qk, out, False, base.kind)
-    n = base.keys.shape[0]
-    hit = out < n
-    hit[hit] = base.keys[out[hit]] == qk[hit]
-    return out, hit
-
-
-def _sorted_unique(keys, values):
-    """Sort a bulk load by key; ``ValueError`` naming the first duplicate (input order)."""
-    order = None
-    if not _delta.strictly_increasing(keys):
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
-        dup = np.flatnonzero(keys[1:] == keys[:-1])
-        if dup.size:
-            j = int(np.argmin(order[dup + 1]))
-            first, second = sorted((int(order[dup[j]]), int(order[dup[j] + 1])))
-            raise ValueError(f"duplicate key {keys[dup[j]].item()!r} (positions {first} and "
-                             f"{second} of the bulk load)")
-        values = values[order]
-    return np.array(keys, copy=order is None), np.array(values, copy=order is None)
 
 
 def _check_index_options(opts):

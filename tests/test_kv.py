@@ -111,7 +111,8 @@ def test_mixed_dtype_keys_are_exact():
     assert fk[0] == 1 and fk[2**60] == 3 and 2**60 + 1 not in fk and fk[2.5] == 2
     ik = LearnedKV(np.array([-5, 7], np.int32), np.array([1, 2], np.int8))
     assert ik[-5.0] == 1 and ik.get(2**31) is None and ik.get(-5.5) is None
-    assert ik.range(-6.5, 7.0)[0].tolist() == [-5] and ik.range(-2**70, 2**70)[0].tolist() == [-5, 7]
+    assert ik.range(-6.5, 7.0)[0].tolist() == [-5]
+    assert ik.range(-2**70, 2**70)[0].tolist() == [-5, 7]
 
 
 @pytest.mark.parametrize("bad_key", [-1, 2**64, 1.5, float("nan"), "x", np.array([1, 2])])
@@ -276,7 +277,7 @@ EXAMPLES = int(os.environ.get("KV_STATEFUL_EXAMPLES", "60"))
 
 def make_machine(KEYS, dtype, init_size):
     class KVMachine(RuleBasedStateMachine):
-        """Random operation sequences against a ``dict``, every read and the full contents checked."""
+        """Random operation sequences against a ``dict``; every read and the contents checked."""
 
         def __init__(self):
             super().__init__()
@@ -288,7 +289,8 @@ def make_machine(KEYS, dtype, init_size):
                     compact_min=st.integers(1, 12))
         def load(self, init, compact_min):
             self.ref = dict(init)
-            self.kv = LearnedKV(np.array(list(init), dtype), np.array(list(init.values()), np.int64),
+            self.kv = LearnedKV(np.array(list(init), dtype),
+                                np.array(list(init.values()), np.int64),
                                 compact_min=compact_min, compact_fraction=0.25)
 
         @rule(k=KEYS, v=VALUES)
@@ -342,7 +344,8 @@ def make_machine(KEYS, dtype, init_size):
             vals, found = self.kv.get_many(np.array(qs, dtype))
             want = [q in self.ref for q in qs]
             assert found.tolist() == want
-            assert [int(v) for v, f in zip(vals, found) if f] == [self.ref[q] for q in qs if q in self.ref]
+            want = [self.ref[q] for q in qs if q in self.ref]
+            assert [int(v) for v, f in zip(vals, found) if f] == want
 
         @rule(lo=KEYS, hi=KEYS)
         def range(self, lo, hi):

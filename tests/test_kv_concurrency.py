@@ -16,7 +16,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 from learned_index import LearnedKV, _delta, rmi
 
@@ -83,7 +82,8 @@ def _writer(kv, stop, errors, ref, stats, seed):
                     del kv[int(present[0])]
                     del ref[int(present[0])]
             elif op < 0.9:
-                ks = (rng.integers(0, SPACE // 2, int(rng.integers(1, 200))) * 2 + 1).astype(np.uint64)
+                count = int(rng.integers(1, 200))
+                ks = (rng.integers(0, SPACE // 2, count) * 2 + 1).astype(np.uint64)
                 vs = (version << 32) | ks.astype(np.int64)
                 kv.update(ks, vs)
                 ref.update(zip(ks.tolist(), vs.tolist()))
@@ -108,7 +108,8 @@ def test_readers_stay_exact_during_writes_and_compaction():
     ref = dict(zip(keys.tolist(), keys.astype(np.int64).tolist()))
     stop = threading.Event()
     errors, counts, stats = [], {}, {"compactions": 0}
-    threads = [threading.Thread(target=_reader, args=(kv, stop, errors, counts, s)) for s in (1, 2, 3)]
+    threads = [threading.Thread(target=_reader, args=(kv, stop, errors, counts, s))
+               for s in (1, 2, 3)]
     threads.append(threading.Thread(target=_writer, args=(kv, stop, errors, ref, stats, 0)))
     for t in threads:
         t.start()

@@ -54,7 +54,8 @@ def test_round_trip(tmp_path, mmap_, pending):
     for a, b in zip(probe(got), probe(kv)):
         assert np.array_equal(a, b)
     assert got._state.nlog == (kv._state.view.keys.shape[0] if pending else 0)
-    assert got.index.stages_ == kv.index.stages_ and np.array_equal(got.index.model_, kv.index.model_)
+    assert got.index.stages_ == kv.index.stages_
+    assert np.array_equal(got.index.model_, kv.index.model_)
     got.index._check()
     assert got.index.stats()["n_keys"] == len(got.index)
     got[5] = 5.0                                  # a loaded store takes writes and compacts
@@ -221,7 +222,8 @@ def rewrite_meta(data, edit):
     mlen = struct.unpack_from("<Q", data, 24)[0]
     meta = json.loads(bytes(data[64:64 + mlen]))
     edit(meta)
-    room = min(part["offset"] for part in meta["parts"].values()) - 64 if meta.get("parts") else mlen
+    parts = meta.get("parts")
+    room = min(part["offset"] for part in parts.values()) - 64 if parts else mlen
     blob = json.dumps(meta, sort_keys=True).encode()
     if len(blob) > room:
         blob = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
@@ -285,7 +287,8 @@ def test_crafted_model_blob_never_reads_out_of_bounds(tmp_path):
     def write_model(m):
         out = bytearray(data)
         out[part["offset"]:part["offset"] + part["nbytes"]] = m.tobytes()
-        return rewrite_meta(out, lambda mm: mm["parts"]["model"].update(crc32=zlib.crc32(m.tobytes())))
+        crc = zlib.crc32(m.tobytes())
+        return rewrite_meta(out, lambda mm: mm["parts"]["model"].update(crc32=crc))
 
     from learned_index import rmi
     leaf_off = int(model[rmi.H_LEAF_OFF])
