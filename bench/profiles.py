@@ -73,7 +73,8 @@ PROFILES = {
     "quick": Profile(
         "quick",
         tuple((name, 1_000_000) for name in GENERATED) + tuple((name, None) for name in REAL)
-        + tuple((name, 10_000_000) for name in ("uniform_dense", "lognormal", "clustered", "osm"))),
+        + tuple((name, 10_000_000) for name in ("uniform_dense", "lognormal", "osm")),
+        kv_rounds=5),
     "full": Profile(
         "full",
         tuple((name, n) for n in (1_000_000, 10_000_000, 100_000_000) for name in GENERATED)
