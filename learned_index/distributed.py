@@ -20,7 +20,10 @@ built by :meth:`DistributedLearnedKV.from_dask` is recomputed by Dask from its
 source (the dask arrays or dataframe it was built from) if the worker holding
 it dies; one opened by :meth:`DistributedLearnedKV.load` is reopened from its
 file; writes are tasks that take the previous version of a partition and
-return the next, so a recompute replays them. Results are gathered whole:
+return the next, so a recompute replays them (a write mutates the partition in
+place and the previous version is released once it has run; writes are
+idempotent, so a re-executed one changes nothing). :meth:`checkpoint` saves
+and reopens the store, which makes recovery a file read. Results are gathered whole:
 a batch returns only when every partition it touched answered, with exactly
 the number of answers it was sent; otherwise it raises.
 
@@ -28,7 +31,6 @@ Concurrency: one client object drives the store; its methods are not meant to
 be called from several threads at once (reads from several threads are fine
 between writes).
 """
-import hashlib
 import json
 import os
 import tempfile
@@ -40,12 +42,15 @@ try:
     import dask.array as da
     import dask.dataframe as dd
     from dask import delayed
-    from dask.sizeof import sizeof
     from distributed import default_client
 except ImportError as e:             # pragma: no cover - exercised only without the extra
     raise ImportError("learned_index.distributed needs Dask: pip install 'learned-index[dask]'") from e
 
 from . import _coerce
+from ._dist_worker import (_Part, _build,  # noqa: F401 (_Part: re-exported)
+                           _compact, _dec, _delete, _enc, _get_many, _load,
+                           _median_key, _part_from_arrays, _range, _save, _slice, _stats,
+                           _summary, _update)
 from .index import LearnedIndex
 from .kv import LearnedKV
 
@@ -60,144 +65,7 @@ class PartitionError(RuntimeError):
     """A partition returned an answer that does not match what it was asked."""
 
 
-# ---------------------------------------------------------------------- on the workers
-class _Part:
-    """One partition: a :class:`LearnedKV` in a worker's memory.
-
-    Picklable (a ``LearnedKV`` holds a lock and compiled entry points), so Dask
-    can move it between workers: it travels as its sorted keys and values and
-    is rebuilt on arrival (O(n), rare). :func:`dask.sizeof.sizeof` reports its
-    real size, so the scheduler counts it and prefers to run tasks where it is.
-    """
-
-    __slots__ = ("kv",)
-
-    def __init__(self, kv):
-        self.kv = kv
-
-    def __reduce__(self):
-        kv = self.kv
-        keys, values = kv.range(None, None)
-        return _part_from_arrays, (keys, values, kv.dtype, kv.value_dtype, kv._index_options,
-                                   kv.compact_fraction, kv.compact_min)
-
-    @property
-    def nbytes(self):
-        kv = self.kv
-        st = kv._state
-        base = st.base
-        return int(base.keys.nbytes + base.values.nbytes + base.index.nbytes +
-                   st.log_keys.nbytes + st.log_slots.nbytes + st.dvals.nbytes)
-
-
-@sizeof.register(_Part)
-def _sizeof_part(p):
-    return p.nbytes
-
-
-def _new_kv(keys, values, kdt, vdt, index_options, compact_fraction=0.02, compact_min=4096):
-    return LearnedKV(keys, values, dtype=kdt, value_dtype=vdt, index_options=index_options,
-                     compact_fraction=compact_fraction, compact_min=compact_min)
-
-
-def _part_from_arrays(keys, values, kdt, vdt, index_options, compact_fraction=0.02,
-                      compact_min=4096):
-    return _Part(_new_kv(keys, values, kdt, vdt, index_options, compact_fraction, compact_min))
-
-
-def _build(frame, kdt, vdt, index_options):
-    """A partition from one sorted pandas partition of the shuffle (columns k, v)."""
-    keys = np.ascontiguousarray(frame["k"].to_numpy(dtype=kdt))
-    values = np.ascontiguousarray(frame["v"].to_numpy(dtype=vdt))
-    return _part_from_arrays(keys, values, kdt, vdt, index_options)
-
-
-def _summary(part):
-    """``(len, first key, last key, nbytes)``; keys are None for an empty partition."""
-    kv = part.kv
-    n = len(kv)
-    if n == 0:
-        return 0, None, None, part.nbytes
-    if kv._state.nlog == 0:                         # fresh partition: the base is everything
-        keys = kv.index.keys
-        return n, keys[0].item(), keys[-1].item(), part.nbytes
-    keys, _ = kv.range(None, None)
-    return n, keys[0].item(), keys[-1].item(), part.nbytes
-
-
-def _stats(part):
-    return len(part.kv), part.nbytes
-
-
-def _get_many(part, queries):
-    return part.kv.get_many(queries)
-
-
-def _range(part, lo, hi):
-    return part.kv.range(lo, hi)
-
-
-def _update(part, keys, values):
-    """The next version of a partition: the writes applied (in place, returned)."""
-    part.kv.update(keys, values)
-    return part
-
-
-def _delete(part, keys):
-    part.kv.delete_many(keys)
-    return part
-
-
-def _median_key(part):
-    keys, _ = part.kv.range(None, None)
-    return keys[keys.shape[0] // 2].item()
-
-
-def _slice(part, lo, hi):
-    """A new partition holding the keys of ``part`` in ``[lo, hi)`` (freshly trained)."""
-    kv = part.kv
-    keys, values = kv.range(lo, hi)
-    return _part_from_arrays(np.array(keys), np.array(values), kv.dtype, kv.value_dtype,
-                             kv._index_options, kv.compact_fraction, kv.compact_min)
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            chunk = f.read(1 << 23)
-            if not chunk:
-                return h.hexdigest()
-            h.update(chunk)
-
-
-def _save(part, path):
-    """Write one partition (``LearnedKV.save``, atomic) and describe the file."""
-    part.kv.save(path)
-    return {"file": os.path.basename(path), "bytes": os.path.getsize(path),
-            "sha256": _sha256(path), "len": len(part.kv)}
-
-
-def _load(path, sha256, nbytes, mmap, verify):
-    """Reopen one partition file, checking it is the one the manifest names."""
-    size = os.path.getsize(path)
-    if size != nbytes:
-        raise ValueError(f"{path}: {size} bytes, the manifest says {nbytes}")
-    if verify and _sha256(path) != sha256:
-        raise ValueError(f"{path}: sha256 does not match the manifest")
-    return _Part(LearnedKV.load(path, mmap=mmap, verify=verify))
-
-
-# ---------------------------------------------------------------------- key encoding
-def _enc(x, kdt):
-    """A key as a lossless JSON string: decimal for integers, ``float.hex`` for floats."""
-    return str(int(x)) if kdt.kind in "iu" else float(x).hex()
-
-
-def _dec(s, kdt):
-    return kdt.type(int(s)) if kdt.kind in "iu" else kdt.type(float.fromhex(s))
-
-
+# ---------------------------------------------------------------------- partitioning
 def _key_dtype(dtype):
     return _coerce.as_keys(np.empty(0, dtype))[0].dtype
 
@@ -651,6 +519,21 @@ class DistributedLearnedKV:
         return cls(client, futs, bounds, [s[0] for s in stats], kdt, vdt,
                    man.get("split_threshold"), man.get("index_options"))
 
+    def checkpoint(self, path):
+        """:meth:`save` to ``path``, then serve from the saved files.
+
+        Cuts the lineage: a lost partition is then reopened from its file
+        instead of being recomputed from the source (which reruns the shuffle)
+        and replaying every write since the build. Recommended after a build
+        or a batch of writes on a large store.
+        """
+        self.save(path)
+        fresh = type(self).load(path, self.client)
+        old, self._parts, self._counts = self._parts, fresh._parts, fresh._counts
+        fresh._parts = []
+        for p in old:
+            p.release()
+
     # ------------------------------------------------------------------ lifetime
     def close(self):
         """Release the partitions' futures (the workers free them)."""
@@ -663,11 +546,6 @@ class DistributedLearnedKV:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _compact(part):
-    part.kv.compact()
-    return part
 
 
 def _iter_chunks(client, arr):
