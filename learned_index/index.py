@@ -4,7 +4,7 @@ import functools
 import numba
 import numpy as np
 
-from . import _coerce, rmi, train
+from . import _coerce, fences, rmi, train, tune
 from .models import LEAF_FAMILIES, ROOT_FAMILIES
 from .search import SEARCH_KINDS
 
@@ -23,6 +23,12 @@ class LearnedIndex:
     Models predict where a key sits; a search inside the leaf's signed error
     window, verified at its two ends, returns exactly what
     ``np.searchsorted(keys, q)`` returns, for present and absent keys alike.
+
+    Without any of ``stages``, ``n_leaves``, ``n_mid`` and ``max_window``, the
+    configuration is chosen for the data by a cost model over a sample of the
+    keys (:func:`learned_index.tune.auto_config`; 3-stage linear below 2**14
+    keys); :func:`learned_index.tune.tune` searches wider and times lookups.
+    The chosen configuration is in :meth:`stats`.
 
     Parameters
     ----------
@@ -47,6 +53,12 @@ class LearnedIndex:
         Hidden layer sizes of an ``mlp`` root (0-2 layers, width <= 32).
     seed : int
         Seed of the ``mlp`` root's training.
+    max_window : int or None, optional
+        The hybrid index: a leaf whose error window is wider than this many
+        keys after training is replaced by a *fence leaf*, a one-level B-tree
+        over its keys (see :mod:`learned_index.fences`), so that no lookup
+        searches more than one cache line of keys after the fences. None
+        (default) keeps every leaf's model.
 
     Notes
     -----
@@ -70,8 +82,13 @@ class LearnedIndex:
     """
 
     def __init__(self, keys, stages=None, n_leaves=None, search=None, n_mid=None,
-                 parallel=False, mlp_hidden=(16,), seed=0):
+                 parallel=False, mlp_hidden=(16,), seed=0, max_window=None):
         arr, copied = _coerce.as_keys(keys)
+        if stages is None and n_leaves is None and n_mid is None and max_window is None:
+            auto = tune.auto_config(arr)
+            if auto is not None:
+                stages, n_leaves, n_mid, max_window = (
+                    auto["stages"], auto["n_leaves"], auto["n_mid"], auto["max_window"])
         stages = tuple(stages) if stages is not None else DEFAULT_STAGES
         if len(stages) not in (2, 3):
             raise ValueError(f"stages must have 2 or 3 entries, got {stages!r}")
@@ -85,6 +102,8 @@ class LearnedIndex:
             raise ValueError(f"unknown search {search!r}; choose from {tuple(SEARCH_KINDS)}")
         n = arr.shape[0]
         n_leaves = default_n_leaves(n) if n_leaves is None else _positive(n_leaves, "n_leaves")
+        if max_window is not None:
+            max_window = _positive(max_window, "max_window", minimum=0)
         if len(stages) == 3:
             n_mid = max(1, n_leaves // 2) if n_mid is None else _positive(n_mid, "n_mid")
         else:
@@ -99,14 +118,26 @@ class LearnedIndex:
         self._ktype = arr.dtype.type
         self._is_float = arr.dtype.kind == "f"
         if n:
-            self.model_, info = train.build(arr, stages, n_leaves, n_mid, tuple(mlp_hidden), seed)
+            self.model_, info = train.build(arr, stages, n_leaves, n_mid, tuple(mlp_hidden), seed,
+                                            max_window)
         else:
             self.model_, info = train._aligned_zeros(rmi.HEADER), {
                 "starts": np.zeros(1, np.int64), "bent": 0, "build_seconds": 0.0}
         self.n_leaves_ = n_leaves if n else 0
         self.n_mid_ = n_mid if n else 0
+        self.max_window_ = max_window
         self._info = info
         self._bind_scalar_kernels()
+
+    def _with_search(self, search):
+        """A copy that shares keys and model but searches its windows with ``search``."""
+        twin = object.__new__(LearnedIndex)
+        twin.__dict__.update({k: v for k, v in self.__dict__.items()
+                              if k not in ("lower_bound", "upper_bound", "contains")})
+        twin.search_ = search
+        twin._kind = SEARCH_KINDS[search]
+        twin._bind_scalar_kernels()
+        return twin
 
     # ------------------------------------------------------------------ properties
     @property
@@ -206,7 +237,7 @@ class LearnedIndex:
         """
         qk, mask, value = _coerce.queries(q, self.keys_.dtype, _coerce.LEFT)
         out = np.empty((qk.shape[0], 3), dtype=np.int64)
-        rmi.windows_many(self.keys_, self.model_, qk, out)
+        rmi.windows_many(self.keys_, self.model_, qk, out, False)
         if mask is not None:
             out[mask] = len(self) if value else 0
         if np.ndim(q) == 0:
@@ -216,14 +247,20 @@ class LearnedIndex:
 
     # ------------------------------------------------------------------ introspection
     def _leaf_table(self):
-        """Per-leaf ``(key count, window width)`` arrays."""
+        """Per-leaf ``(key count, window width, is a fence leaf)`` arrays.
+
+        A fence leaf's width is that of its last-mile search (one fence's keys).
+        """
         p = self.model_
         counts = np.diff(self._info["starts"])
         if not self.n_leaves_:
-            return counts, np.zeros(0, np.int64)
+            return counts, np.zeros(0, np.int64), np.zeros(0, bool)
         off, w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
         pairs = p[off:off + self.n_leaves_ * w].view(np.int32).reshape(self.n_leaves_, 2 * w)
-        return counts, pairs[:, 2].astype(np.int64)
+        width = pairs[:, 2].astype(np.int64)
+        fence = width == fences.FENCE_MARK
+        width[fence] = fences.keys_per_fence(self.keys_.dtype.itemsize)
+        return counts, width, fence
 
     def stats(self):
         """Structure and quality of the index.
@@ -237,9 +274,12 @@ class LearnedIndex:
             ``mean_error``, ``max_error``, ``mean_log2_error``
             (mean of ``log2(window + 1)``, RMI's ``avg_log2_error``);
             ``bent_routes`` (keys whose computed route was not monotone; 0 for
-            every family but a numerically wiggling cubic).
+            every family but a numerically wiggling cubic); the hybrid index's
+            ``max_window``, ``fence_leaves`` (leaves replaced by fences) and
+            ``fence_keys`` (keys in them). A fence leaf's window counts as one
+            fence's keys.
         """
-        counts, width = self._leaf_table()
+        counts, width, fence = self._leaf_table()
         width = width.astype(np.float64)
         n = max(len(self), 1)
         used = counts > 0
@@ -252,6 +292,9 @@ class LearnedIndex:
             "max_error": int(width[used].max()) if used.any() else 0,
             "mean_log2_error": float((counts * np.log2(width + 1)).sum() / n),
             "bent_routes": self._info["bent"],
+            "max_window": self.max_window_,
+            "fence_leaves": int(fence.sum()),
+            "fence_keys": int(counts[fence].sum()) if self.n_leaves_ else 0,
         }
 
     def _check(self):
@@ -273,8 +316,11 @@ class LearnedIndex:
         first = np.searchsorted(keys, keys, side="left")
         last = np.searchsorted(keys, keys, side="right")
         assert np.all((lo <= first) & (first <= hi)), "a key's lower bound lies outside its window"
+        upper = np.empty((n, 3), dtype=np.int64)
+        rmi.windows_many(keys, self.model_, keys, upper, True)
         inside = (keys > keys[0]) & (keys < keys[-1])
-        assert np.all(((lo <= last) & (last <= hi)) | ~inside), "upper bound outside window"
+        ok = (upper[:, 1] <= last) & (last <= upper[:, 2])
+        assert np.all(ok | ~inside), "a key's upper bound lies outside its window"
         assert np.all((0 <= lo) & (lo <= pos) | (lo <= hi)) and np.all(hi <= n)
 
 
@@ -352,8 +398,9 @@ def _entry_point(kernel, args):
     return kernel.overloads[tuple(numba.typeof(a) for a in args)].entry_point
 
 
-def _positive(value, name):
+def _positive(value, name, minimum=1):
     v = int(value)
-    if v < 1 or v != value:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if v < minimum or v != value:
+        kind = "a positive" if minimum == 1 else f"an integer >= {minimum}, not an"
+        raise ValueError(f"{name} must be {kind} integer, got {value!r}")
     return v

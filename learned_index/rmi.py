@@ -30,6 +30,9 @@ Lookup (one query ``q``, keys ``K`` of length n)::
     leaf = clamp(floor(mid_i(q - base_i)), range_i)           (3 stages)
     p    = clamp(floor(leaf_model(clamp(q - base_leaf, 0, x_last))), 0, n)
     r    = search K[p : p + width] ;  settle(r)                (exact)
+
+A leaf whose model fits badly may be a *fence leaf* instead (the hybrid index,
+see :mod:`.fences`): its window comes from a search of its fences.
 """
 import numpy as np
 from numba import carray, njit, prange
@@ -37,6 +40,7 @@ from numba import carray, njit, prange
 from . import search as _search
 from ._pointer import as_pointer
 from ._prefetch import prefetch
+from .fences import FENCE_MARK, fence_window, keys_per_fence
 from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
@@ -98,13 +102,27 @@ def route(p, pu, pi, kbu, kbf, q):
 
 
 @njit(cache=True, inline="always")
-def window(keys, p, pu, pi, pf, kbu, kbf, q):
+def leaf_window(keys, p, pu, pi, pf, form, o, q, right):
+    """``(pos, hi)`` of the leaf record at ``o``: the answer lies in ``[pos, hi]``.
+
+    A model leaf evaluates its model; a fence leaf (see :mod:`.fences`)
+    searches its fences.
+    """
+    width = np.int64(pi[2 * o + 2])
+    if width == FENCE_MARK:
+        per = keys_per_fence(keys.itemsize)
+        return fence_window(p, pu, np.int64(p[o + REC_PARAMS]), q, right, per)
+    pos = leaf_position(p, pu, pf, form, o, q, keys.shape[0])
+    return pos, min(pos + width, keys.shape[0])
+
+
+@njit(cache=True, inline="always")
+def window(keys, p, pu, pi, pf, kbu, kbf, q, right):
     """The model's guess and window ``(pos, lo, hi)`` for ``q`` (q within the key range)."""
-    n = keys.shape[0]
     leaf = route(p, pu, pi, kbu, kbf, q)
     o = np.int64(p[H_LEAF_OFF]) + leaf * np.int64(p[H_LEAF_W])
-    pos = leaf_position(p, pu, pf, np.int64(p[H_LEAF_FORM]), o, q, n)
-    return pos, pos, min(pos + np.int64(pi[2 * o + 2]), n)
+    pos, hi = leaf_window(keys, p, pu, pi, pf, np.int64(p[H_LEAF_FORM]), o, q, right)
+    return pos, pos, hi
 
 
 @njit(cache=True, inline="always")
@@ -143,7 +161,7 @@ def _locate(keys, p, pu, pi, pf, kbu, kbf, q, right, kind):
         return 0
     if _search.before(keys[n - 1], q, right):
         return n
-    pos, lo, hi = window(keys, p, pu, pi, pf, kbu, kbf, q)
+    pos, lo, hi = window(keys, p, pu, pi, pf, kbu, kbf, q, right)
     prefetch_window(keys, lo, hi)
     r = _search.in_window(keys, q, lo, hi, pos, kind, right)
     return _search.settle(keys, q, r, right)
@@ -242,9 +260,8 @@ def _bound_range(keys, p, qs, out, start, stop, right, kind):
         for t in range(m):
             o = rec[t]
             if o >= 0:
-                guess = leaf_position(p, pu, pf, form, o, qs[g + t], n)
+                guess, hi[t] = leaf_window(keys, p, pu, pi, pf, form, o, qs[g + t], right)
                 pos[t] = guess
-                hi[t] = min(guess + np.int64(pi[2 * o + 2]), n)
                 prefetch(keys, guess)
                 prefetch(keys, (guess + hi[t]) >> 1)
                 prefetch(keys, hi[t] - 1)
@@ -286,11 +303,12 @@ def contains_many(keys, p, qs, out, kind):
 
 
 @njit(cache=True, nogil=True)
-def windows_many(keys, p, qs, out):
+def windows_many(keys, p, qs, out, right):
     """The model's ``(pos, lo, hi)`` for each query, before any search (rows of ``out``).
 
-    Queries outside the key range get the range check's answer as a
-    zero-width window.
+    The window holds the lower bound (``right=False``) or the upper bound.
+    Queries outside the key range get the range check's answer (of the lower
+    bound) as a zero-width window.
     """
     pu, pi, pf = _views(p)
     n = keys.shape[0]
@@ -305,7 +323,7 @@ def windows_many(keys, p, qs, out):
         elif q > keys[n - 1]:
             out[j, 0] = out[j, 1] = out[j, 2] = n
         else:
-            pos, lo, hi = window(keys, p, pu, pi, pf, kbu, kbf, q)
+            pos, lo, hi = window(keys, p, pu, pi, pf, kbu, kbf, q, right)
             out[j, 0] = pos
             out[j, 1] = lo
             out[j, 2] = hi

@@ -26,7 +26,7 @@ import time
 import numpy as np
 from numba import njit
 
-from . import rmi
+from . import fences, rmi
 from .models import FAMILIES, FORM_CUBIC, FORM_LINEAR, LEAF_CODES, cubic, linear, linear_spline, mlp
 from .models.common import key_bits, key_delta
 
@@ -229,7 +229,27 @@ def _starts(ids, count):
     return np.searchsorted(ids, np.arange(count + 1), side="left").astype(np.int64)
 
 
-def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0):
+def _add_fences(keys, starts, p, max_window):
+    """Make fence leaves of the leaves whose window exceeds ``max_window``; return the blob.
+
+    Only leaves of more keys than one fence covers qualify. The fence areas
+    are appended to the blob, which is reallocated once. O(n / F).
+    """
+    n_leaves = int(p[rmi.H_N_LEAVES])
+    leaf_off, leaf_w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
+    widths = p[leaf_off:leaf_off + n_leaves * leaf_w].view(np.int32)[2::2 * leaf_w]
+    per = fences.keys_per_fence(keys.itemsize)
+    chosen = np.flatnonzero((widths > max_window) & (np.diff(starts) > per)).astype(np.int64)
+    if chosen.size == 0:
+        return p
+    extra = int(fences.area_sizes(starts, chosen, per).sum())
+    out = _aligned_zeros(p.size + extra)
+    out[:p.size] = p
+    fences.write_fences(keys, starts, out, leaf_off, leaf_w, rmi.REC_PARAMS, chosen, p.size, per)
+    return out
+
+
+def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, max_window=None):
     """Train an RMI over sorted, non-empty ``keys``; return ``(blob, info)``.
 
     Parameters
@@ -240,6 +260,9 @@ def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0):
         ``(root, leaf)`` or ``(root, middle, leaf)`` family names.
     n_leaves, n_mid : int
         Number of leaf models and of middle models (3 stages only).
+    max_window : int or None
+        Leaves whose window is wider become fence leaves (the hybrid index,
+        see :mod:`.fences`); None keeps every model.
 
     Returns
     -------
@@ -299,4 +322,6 @@ def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0):
     del ids
     _fit_records(keys, starts, p, leaf_off, leaf_w, LEAF_CODES[leaf_family], 1.0)
     _leaf_errors(keys, starts, p)
+    if max_window is not None:
+        p = _add_fences(keys, starts, p, max_window)
     return p, {"starts": starts, "bent": int(bent), "build_seconds": time.perf_counter() - t0}

@@ -1,0 +1,103 @@
+"""The hybrid index: leaves replaced by fences (``max_window``) answer exactly like
+``np.searchsorted``, on data built to defeat linear models and on every dtype."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _data import KEY_DTYPES, configs, dtype_extremes, key_arrays, probe_queries, synthetic
+from test_index import HYP, build, check_arrays, check_scalars, check_windows
+from learned_index import LearnedIndex
+
+DT_IDS = [np.dtype(d).name for d in KEY_DTYPES]
+
+
+def step_keys(dtype, n_steps=60, per_step=400, seed=7):
+    """A step function of dense clusters far apart: each cluster is a near-vertical CDF step."""
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        centres = np.sort(rng.uniform(-1e12, 1e12, n_steps))
+        offsets = rng.uniform(0, 1e-3, (n_steps, per_step))
+    else:
+        info = np.iinfo(dt)
+        lo = int(info.min) + 10_000
+        hi = int(info.max) - 10_000
+        centres = np.sort(rng.integers(lo, hi, n_steps, dtype=dt)).astype(object)
+        offsets = rng.integers(0, 200, (n_steps, per_step)).astype(object)
+    keys = (np.asarray(centres)[:, None] + offsets).ravel()
+    return np.sort(np.asarray(keys, dtype=dt))
+
+
+def _queries(keys):
+    q = probe_queries(keys)
+    return np.concatenate([q, keys[::7]])
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("max_window", [0, 8, 64])
+def test_fence_leaves_on_step_data(dtype, max_window):
+    keys = step_keys(dtype)
+    for stages in (("linear", "linear"), ("radix", "cubic"), ("linear", "linear", "linear")):
+        plain = LearnedIndex(keys, stages=stages, n_leaves=40)
+        idx = build(keys, stages=stages, n_leaves=40, max_window=max_window)
+        st_plain, st_h = plain.stats(), idx.stats()
+        assert st_h["fence_leaves"] > 0 and st_h["max_window"] == max_window
+        # every leaf wider than max_window (with more keys than one fence) became a fence leaf
+        counts, width, fence = idx._leaf_table()
+        per = 64 // keys.itemsize
+        assert np.all(width[~fence & (counts > per)] <= max_window)
+        assert np.all(width[fence] == per) and fence.sum() == st_h["fence_leaves"]
+        assert st_plain["fence_leaves"] == 0
+        assert idx.nbytes > plain.nbytes
+        q = _queries(idx.keys)
+        check_arrays(idx, q)
+        check_scalars(idx, q, limit=40)
+        check_windows(idx, q, upper=False)
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+@settings(max_examples=60, **HYP)
+@given(data=st.data())
+def test_property_hybrid_matches_searchsorted(dtype, data):
+    keys = data.draw(key_arrays(dtype), label="keys")
+    kw = data.draw(configs(roots=("linear", "radix", "cubic", "linear_spline")), label="config")
+    kw["max_window"] = data.draw(st.integers(0, 20), label="max_window")
+    idx = build(keys, **kw)
+    q = probe_queries(idx.keys)
+    check_arrays(idx, q)
+    check_scalars(idx, q)
+    check_windows(idx, q, upper=False)
+
+
+def test_fences_with_heavy_duplicates_and_extremes():
+    """Fence boundaries falling inside runs of equal keys: upper bounds still exact."""
+    for dtype in KEY_DTYPES:
+        vals = np.array(dtype_extremes(dtype), dtype=dtype)
+        keys = np.sort(np.repeat(vals, 37))
+        idx = build(keys, stages=("linear", "linear"), n_leaves=3, max_window=0)
+        assert idx.stats()["fence_leaves"] >= 1
+        q = probe_queries(idx.keys)
+        check_arrays(idx, q)
+        check_scalars(idx, q, limit=60)
+
+
+def test_fence_leaves_on_real_shapes_are_exact():
+    for name in ("clustered", "lognormal", "duplicates", "above_2_53", "float_wide"):
+        keys = synthetic(name, 50_000)
+        idx = build(keys, stages=("linear", "linear"), n_leaves=64, max_window=32)
+        q = _queries(idx.keys)
+        check_arrays(idx, q)
+        check_windows(idx, q, upper=False)
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "8"])
+def test_max_window_is_validated(bad):
+    with pytest.raises((ValueError, TypeError)):
+        LearnedIndex(np.arange(10, dtype=np.uint64), max_window=bad)
+
+
+def test_no_fences_without_max_window():
+    keys = step_keys(np.uint64)
+    st_plain = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=40).stats()
+    assert st_plain["fence_leaves"] == 0 and st_plain["max_window"] is None
