@@ -14,9 +14,10 @@ Also the store's array helpers: bulk-load sorting with duplicate detection
 and the casting rules of values (:func:`cast_values`).
 """
 import numpy as np
-from numba import njit
+from numba import carray, njit
 
 from . import rmi
+from ._pointer import as_pointer
 from ._prefetch import prefetch
 
 TOMB = -1
@@ -44,18 +45,37 @@ def _lower(a, q, lo, hi):
     return lo
 
 
-@njit(cache=True, nogil=True)
-def find_one(keys, p, vbytes, q, kind):
-    """Position of key ``q`` in the base, or -1.
+#: fields of a point-read handle (see :func:`make_handle`)
+HANDLE_FIELDS = 7
 
-    ``vbytes`` are the values' bytes (empty for object values): the found
-    row is prefetched, so that the caller's read of the value overlaps with
-    the return to Python instead of waiting for memory after it.
+
+def make_handle(keys, p, kind, vbytes):
+    """``[keys address, n, blob address, blob length, kind, values address, row bytes]``.
+
+    Lets :func:`find_at`'s entry point unbox two integers instead of three
+    arrays; the caller keeps the arrays alive while the handle is in use.
     """
-    r = rmi.bound_one(keys, p, q, False, kind)
     n = keys.shape[0]
+    row = vbytes.shape[0] // n if n and vbytes.shape[0] else 0
+    return np.array([keys.ctypes.data, n, p.ctypes.data, p.shape[0], kind,
+                     vbytes.ctypes.data if row else 0, row], dtype=np.int64)
+
+
+@njit(cache=True)
+def find_at(handle, q):
+    """Position of key ``q`` in the base described by ``handle``, or -1.
+
+    The found value row is prefetched, so that the caller's read of the
+    value overlaps with the return to Python instead of waiting after it.
+    """
+    h = carray(as_pointer(handle, np.int64(0)), HANDLE_FIELDS)
+    n = h[1]
+    keys = carray(as_pointer(h[0], q), n)
+    p = carray(as_pointer(h[2], np.float64(0.0)), h[3])
+    r = rmi.bound_one(keys, p, q, False, h[4])
     if r < n and keys[r] == q:
-        prefetch(vbytes, r * (vbytes.shape[0] // n))
+        if h[6]:
+            prefetch(carray(as_pointer(h[5], np.uint8(0)), n * h[6]), r * h[6])
         return r
     return -1
 

@@ -46,7 +46,7 @@ def _frozen(a):
 class _Base:
     """The immutable learned part: keys, values, their raw rows, the index."""
 
-    __slots__ = ("keys", "values", "raw", "vbytes", "index", "model", "kind", "find")
+    __slots__ = ("keys", "values", "raw", "handle", "ref", "index", "model", "kind", "find")
 
     def __init__(self, index, values):
         self.index = index
@@ -55,11 +55,11 @@ class _Base:
         self.raw = None if values.dtype.hasobject else _frozen(_delta.raw_view(values))
         self.model = index.model_
         self.kind = index._kind
-        self.vbytes = (np.zeros(0, np.uint8) if self.raw is None else
-                       _frozen(self.raw.reshape(-1).view(np.uint8)))
-        probe = self.keys.dtype.type(0)
-        self.find = _entry_point(_delta.find_one,
-                                 (self.keys, self.model, self.vbytes, probe, self.kind))
+        vbytes = (np.zeros(0, np.uint8) if self.raw is None else
+                  self.raw.reshape(-1).view(np.uint8))
+        self.handle = _delta.make_handle(self.keys, self.model, self.kind, vbytes)
+        self.ref = self.handle.ctypes.data      # valid while self.handle, keys, model, raw live
+        self.find = _entry_point(_delta.find_at, (self.ref, self.keys.dtype.type(0)))
 
 
 class _State:
@@ -228,7 +228,7 @@ class LearnedKV:
         if s is not None:
             return (st.dvals, s) if s >= 0 else None
         b = st.base
-        r = b.find(b.keys, b.model, b.vbytes, k, b.kind)
+        r = b.find(b.ref, k)
         return (b.values, r) if r >= 0 else None
 
     def __getitem__(self, k):
@@ -238,7 +238,7 @@ class LearnedKV:
             s = st.delta.get(k)
             if s is None:
                 b = st.base
-                r = b.find(b.keys, b.model, b.vbytes, k, b.kind)
+                r = b.find(b.ref, k)
                 if r >= 0:
                     return b.values[r]
             elif s >= 0:
@@ -256,7 +256,7 @@ class LearnedKV:
             s = st.delta.get(k)
             if s is None:
                 b = st.base
-                r = b.find(b.keys, b.model, b.vbytes, k, b.kind)
+                r = b.find(b.ref, k)
                 return b.values[r] if r >= 0 else default
             return st.dvals[s] if s >= 0 else default
         hit = self._lookup(k)
