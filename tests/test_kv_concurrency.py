@@ -16,6 +16,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from learned_index import LearnedKV, _delta, rmi
 
@@ -103,6 +104,15 @@ def _writer(kv, stop, errors, ref, stats, seed):
 
 
 def test_readers_stay_exact_during_writes_and_compaction():
+    _race(SECONDS)
+
+
+@pytest.mark.slow
+def test_readers_stay_exact_long_run():
+    _race(5 * SECONDS)
+
+
+def _race(seconds):
     keys = np.arange(0, SPACE, 4, dtype=np.uint64)
     kv = LearnedKV(keys, keys.astype(np.int64), compact_fraction=0.05, compact_min=300)
     ref = dict(zip(keys.tolist(), keys.astype(np.int64).tolist()))
@@ -113,7 +123,7 @@ def test_readers_stay_exact_during_writes_and_compaction():
     threads.append(threading.Thread(target=_writer, args=(kv, stop, errors, ref, stats, 0)))
     for t in threads:
         t.start()
-    deadline = time.monotonic() + SECONDS
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not stop.is_set():
         time.sleep(0.05)
     stop.set()
