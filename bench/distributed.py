@@ -134,7 +134,8 @@ def run_distributed(sizes, workers=(1, 2), lookups=1_000_000, out="results/distr
     lookups : int
         Queries of the timed batch.
     npartitions : int, optional
-        Partitions of the distributed store (default: 4 per worker, at least 4).
+        Partitions of the distributed store (default: 4 per worker of the largest
+        cluster, the same for every cluster, so only the worker count changes).
     Returns the list of result rows (dicts).
     """
     from rich.console import Console
@@ -153,7 +154,7 @@ def run_distributed(sizes, workers=(1, 2), lookups=1_000_000, out="results/distr
         row, ref, ref_small = _single(n, queries, small, repeats)
         rows.append(row)
         for w in workers:
-            parts = npartitions or max(4, 4 * w)
+            parts = npartitions or 4 * max(workers)        # the same layout for every cluster
             console.print(f"{n:,} keys: {w} worker(s), {parts} partitions ...")
             rows.append(_distributed(n, w, parts, queries, small, (ref, ref_small), repeats,
                                      chunk=max(1, -(-n // parts))))
