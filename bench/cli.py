@@ -61,6 +61,9 @@ def parser():
     ap.add_argument("--markdown", metavar="PATH",
                     help="also write the tables into this Markdown file (docs/performance.md)")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    ap.add_argument("--distributed", action="store_true",
+                    help="instead: DistributedLearnedKV on a local Dask cluster against one "
+                         "LearnedKV (bench.distributed; uses --sizes, --lookups, --repeats, --out)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars and no tables")
     return ap
 
@@ -93,8 +96,13 @@ def build_profile(args):
 
 
 def main(argv=None):
-    """Run the suite; returns the :class:`bench.harness.Results`."""
+    """Run the suite; returns the :class:`bench.harness.Results` (``--distributed``: its rows)."""
     args = parser().parse_args(argv)
+    if args.distributed:
+        from .distributed import run_distributed
+        return run_distributed(args.sizes or [1_000_000], lookups=args.lookups or 1_000_000,
+                               out=args.out or os.path.join("results", "distributed"),
+                               repeats=args.repeats or 3)
     prof = build_profile(args)
     try:
         specs = competitors.resolve(args.indexes + (["search_kinds"] if args.search_kinds else []))
