@@ -103,8 +103,9 @@ def _delete(part, keys):
 
 
 def _median_key(part):
+    """``(first key, median key)`` of a partition (the split point of :meth:`_split`)."""
     keys, _ = part.kv.range(None, None)
-    return keys[keys.shape[0] // 2].item()
+    return keys[0].item(), keys[keys.shape[0] // 2].item()
 
 
 def _slice(part, lo, hi):

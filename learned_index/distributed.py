@@ -420,17 +420,25 @@ class DistributedLearnedKV:
     def _split(self, i):
         """Split partition ``i`` at its median key into two new partitions."""
         part = self._parts[i]
-        mid = self.client.submit(_median_key, part, pure=False).result()
+        first, mid = self.client.submit(_median_key, part, pure=False).result()
         left = self.client.submit(_slice, part, None, mid, pure=False)
         right = self.client.submit(_slice, part, mid, None, pure=False)
         (nl, _), (nr, _) = self.client.gather([self.client.submit(_stats, f, pure=False)
                                                for f in (left, right)])
         if nl + nr != self._counts[i]:
             raise PartitionError(f"split of partition {i} kept {nl + nr} of {self._counts[i]} keys")
-        b = self.boundaries
-        self._parts[i:i + 1] = [left, right]
+        b = self.boundaries.copy()
+        if i == 0:          # partition 0 also holds keys inserted below B[0]: B[0] is nominal
+            b[0] = min(b[0], self._kdt.type(first))
+        bounds = np.concatenate([b[:i + 1], np.array([mid], self._kdt), b[i + 1:]])
+        parts = self._parts[:i] + [left, right] + self._parts[i + 1:]
+        self._parts, old = parts, self._parts
+        try:
+            self._set_boundaries(bounds)
+        except ValueError:
+            self._parts = old
+            raise
         self._counts[i:i + 1] = [nl, nr]
-        self._set_boundaries(np.concatenate([b[:i + 1], np.array([mid], self._kdt), b[i + 1:]]))
         part.release()
 
     def compact(self):

@@ -273,6 +273,26 @@ def test_writes_and_splits_stay_exact(client):
     d.close()
 
 
+def test_splits_at_both_ends(client):
+    """Inserts below the first key and above the last one land in the first and last
+    partitions (whose boundaries are open-ended) and split them."""
+    keys = np.arange(10**6, 10**6 + 8_000, dtype=np.int64) * 10
+    d = DistributedLearnedKV.from_dask(da.from_array(keys, chunks=2_000), None, client, 4,
+                                       split_threshold=3_000)
+    r = LearnedKV(keys, np.arange(keys.shape[0], dtype=np.int64))
+    low = np.arange(-3_000, 0, dtype=np.int64) * 7
+    high = keys[-1] + 1 + np.arange(3_000, dtype=np.int64)
+    for nk in (low, high):
+        d.update(nk, -nk)
+        r.update(nk, -nk)
+    assert d.npartitions >= 6 and d.boundaries[0] <= low[0]
+    assert_same_contents(d, r)
+    q = np.concatenate([keys[::50], low[::20], high[::20], d.boundaries, d.boundaries - 1,
+                        np.array([-10**9, 0, 10**12])])
+    assert_same_reads(d, r, q)
+    d.close()
+
+
 # --------------------------------------------------------------------------- persistence
 
 def test_save_load_round_trip(store, ref, client, tmp_path, data):
