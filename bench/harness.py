@@ -320,29 +320,38 @@ def _kv(d, profile, results, rng):
                          "nbytes": None, "bytes_per_key": None})
 
 
-def run(profile, specs, progress=None):
-    """Run ``profile`` over ``specs``; returns :class:`Results`.
+def _runnable(profile):
+    """The ``(name, n)`` pairs that will run (real sets need airportsdata)."""
+    return [(name, n) for name, n in profile.datasets
+            if name not in realdata.LOADERS or realdata.available()]
 
-    ``progress``, if given, is a callable ``(kind, advance_or_total, text)``
-    used for the progress bars (see :mod:`bench.cli`).
-    """
-    results = Results()
-    t0 = time.perf_counter()
-    dtypes = []
-    for name, n in profile.datasets:
-        if name in realdata.LOADERS and not realdata.available():
-            continue
+
+def _dtypes(profile):
+    """Key dtypes of the run's datasets, in order of first appearance."""
+    out = []
+    for name, n in _runnable(profile):
         if name in realdata.LOADERS:
             dt = np.float64 if name == "airports_lat" else np.uint64
         elif name in datasets.GENERATORS:
             dt = np.uint64
         else:
             dt = sosd.load(name, limit=2).dtype
-        if np.dtype(dt) not in dtypes:
-            dtypes.append(np.dtype(dt))
+        if np.dtype(dt) not in out:
+            out.append(np.dtype(dt))
+    return out
+
+
+def run(profile, specs, progress=None):
+    """Run ``profile`` over ``specs``; returns :class:`Results`.
+
+    ``progress``, if given, is a callable ``(kind, advance, text)`` called
+    after each step counted by :func:`total_steps` (see :mod:`bench.cli`).
+    """
+    results = Results()
+    t0 = time.perf_counter()
     kv = bool(profile.kv_rounds) and any(n is not None and n <= profile.kv_max_n
                                          for _, n in profile.datasets)
-    warm_up(specs, dtypes, results, progress=(lambda: progress("step", 1, "JIT warm-up"))
+    warm_up(specs, _dtypes(profile), results, progress=(lambda: progress("step", 1, "JIT warm-up"))
             if progress else None, kv=kv)
     for name, n in profile.datasets:
         if name in realdata.LOADERS and not realdata.available():
@@ -354,6 +363,12 @@ def run(profile, specs, progress=None):
     return results
 
 
-def total_steps(profile, specs, dtype_count=2):
-    """Progress steps of :func:`run` (an estimate: warm-ups plus builds and phases per dataset)."""
-    return dtype_count * len(specs) + len(profile.datasets) * (len(specs) + 3)
+def total_steps(profile, specs):
+    """Progress steps of :func:`run`: warm-ups, then builds and three phases per dataset.
+
+    A real set's size is taken as unknown (its peers are counted as run).
+    """
+    steps = len(_dtypes(profile)) * len(specs)
+    for _, n in _runnable(profile):
+        steps += 3 + sum(1 for s in specs if not s.loop or n is None or n <= profile.peer_max_n)
+    return steps
