@@ -142,6 +142,11 @@ def test_get_many_matches_single_process(store, ref, data):
     assert int(b[1]) in store and (int(b[1]) - 1 in store) == (int(b[1]) - 1 in ref)
     with pytest.raises(KeyError):
         store[3]
+    for bad in (np.array([1.0, np.nan]), np.array(["a"])):       # refused like LearnedKV does
+        with pytest.raises((ValueError, TypeError)) as e1:
+            ref.get_many(bad)
+        with pytest.raises(e1.type):
+            store.get_many(bad)
 
 
 def test_get_many_dask_array(store, ref, data):
