@@ -114,7 +114,7 @@ def _distributed(n, workers, npartitions, queries, small, refs, repeats, chunk):
 
 
 def _warm_worker():
-    """Import and JIT-load the library on a worker (numba's cache), outside the timings."""
+    """Import and JIT-load the library in a process (numba's cache), outside the timings."""
     from learned_index import LearnedKV
     kv = LearnedKV(_keys(0, 5000), np.arange(5000, dtype=np.int64))
     kv.get_many(_keys(0, 10))
@@ -145,6 +145,7 @@ def run_distributed(sizes, workers=(1, 2), lookups=1_000_000, out="results/distr
         if not console.is_terminal:
             console = Console(width=200)         # files and pipes get the wide table
     rows = []
+    _warm_worker()                     # JIT (or numba's cache) here too, outside the timings
     for n in sizes:
         n = int(n)
         rng = np.random.default_rng(seed)
