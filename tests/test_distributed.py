@@ -347,7 +347,9 @@ def test_float_keys_round_trip(client, tmp_path):
 
 def _kill_worker_holding(client, future):
     """Kill (os._exit) the worker process holding ``future``; its nanny starts a new one."""
-    addr = next(iter(client.who_has([future])[future.key]))
+    holders = client.who_has([future])[future.key]
+    assert len(holders) == 1, "the partition has a replica: its loss would not be tested"
+    addr = holders[0]
     client.run(os._exit, 1, workers=[addr], on_error="ignore")
     _wait_gone(client, addr)
     return addr
@@ -400,7 +402,7 @@ def test_worker_killed_mid_workload_recomputes_from_source(client, data):
     while len(outcomes) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     before = len(outcomes)
-    _kill_worker_holding(client, d._parts[0])
+    killed = _kill_worker_holding(client, d._parts[0])
     while len(outcomes) < before + 5 and time.monotonic() < deadline + 30:
         time.sleep(0.1)
     stop.set()
@@ -409,6 +411,7 @@ def test_worker_killed_mid_workload_recomputes_from_source(client, data):
     assert len(outcomes) >= before + 5, "reads stalled after the worker was killed"
     assert all(o is True for o in outcomes), [o for o in outcomes if o is not True][:3]
     assert_same_reads(d, r, q)
+    assert killed not in client.who_has([d._parts[0]])[d._parts[0].key]     # recomputed elsewhere
     d.close()
     _wait_workers(client)
 
