@@ -8,7 +8,9 @@ records alike. Object values take :func:`resolve_many` and a numpy gather.
 
 The buffer ("delta") is a sorted array of distinct keys ``dkeys`` with
 ``dslots``: the row of the key's value in the delta's value array, or ``-1``
-for a tombstone (the key was deleted).
+for a tombstone (the key was deleted); batch reads also take a small *recent*
+level ``(rkeys, rslots)`` of newer writes, searched first, so that a few
+writes between two batches do not cost a merge of the whole buffer.
 
 Also the store's array helpers: bulk-load sorting with duplicate detection
 and the casting rules of values (:func:`cast_values`).
@@ -80,33 +82,45 @@ def find_at(handle, q):
     return -1
 
 
+@njit(cache=True, inline="always")
+def _delta_slot(rkeys, rslots, dkeys, dslots, q):
+    """The buffer's slot of ``q`` (recent level first), -1 for a tombstone, -2 if absent."""
+    nr = rkeys.shape[0]
+    if nr > 0:
+        i = _lower(rkeys, q, 0, nr)
+        if i < nr and rkeys[i] == q:
+            return rslots[i]
+    nd = dkeys.shape[0]
+    if nd > 0:
+        i = _lower(dkeys, q, 0, nd)
+        if i < nd and dkeys[i] == q:
+            return dslots[i]
+    return -2
+
+
 @njit(cache=True, nogil=True)
-def get_many(keys, p, qs, kind, dkeys, dslots, braw, draw, out, found):
+def get_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, braw, draw, out, found):
     """Values of ``qs`` into ``out`` (rows, zero-filled by the caller) and ``found``.
 
     One batch lower bound on the base, then each query is looked up in the
-    delta (binary search, skipped when it is empty) and otherwise checked
-    against the base key at its lower bound. O(log w + log d) per query.
+    two levels of the buffer (binary searches, skipped when empty) and
+    otherwise checked against the base key at its lower bound.
+    O(log w + log d) per query.
     """
     m = qs.shape[0]
     pos = np.empty(m, dtype=np.int64)
     rmi.bound_many(keys, p, qs, pos, False, kind)
     n = keys.shape[0]
-    nd = dkeys.shape[0]
     w = out.shape[1]
     for j in range(m):
         q = qs[j]
-        if nd > 0:
-            i = _lower(dkeys, q, 0, nd)
-            if i < nd and dkeys[i] == q:
-                s = dslots[i]
-                if s >= 0:
-                    for c in range(w):
-                        out[j, c] = draw[s, c]
-                    found[j] = True
-                else:
-                    found[j] = False
-                continue
+        s = _delta_slot(rkeys, rslots, dkeys, dslots, q)
+        if s != -2:
+            if s >= 0:
+                for c in range(w):
+                    out[j, c] = draw[s, c]
+            found[j] = s >= 0
+            continue
         r = pos[j]
         if r < n and keys[r] == q:
             for c in range(w):
@@ -117,21 +131,18 @@ def get_many(keys, p, qs, kind, dkeys, dslots, braw, draw, out, found):
 
 
 @njit(cache=True, nogil=True)
-def resolve_many(keys, p, qs, kind, dkeys, dslots, src):
+def resolve_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, src):
     """Where each query's value lives: ``src >= 0`` base row, ``<= -2`` delta row
     ``-2 - src``, ``-1`` absent (for values a kernel cannot copy)."""
     m = qs.shape[0]
     rmi.bound_many(keys, p, qs, src, False, kind)
     n = keys.shape[0]
-    nd = dkeys.shape[0]
     for j in range(m):
         q = qs[j]
-        if nd > 0:
-            i = _lower(dkeys, q, 0, nd)
-            if i < nd and dkeys[i] == q:
-                s = dslots[i]
-                src[j] = -2 - s if s >= 0 else -1
-                continue
+        s = _delta_slot(rkeys, rslots, dkeys, dslots, q)
+        if s != -2:
+            src[j] = -2 - s if s >= 0 else -1
+            continue
         r = src[j]
         src[j] = r if r < n and keys[r] == q else -1
 
@@ -227,6 +238,18 @@ def merge_delta(okeys, oslots, nkeys, nslots, nbase, out_keys, out_slots):
         m += 1
         j += 1
     return m, grown
+
+
+@njit(cache=True, nogil=True)
+def prior_presence(dkeys, dslots, nkeys, in_base, out):
+    """Is each of ``nkeys`` a key of the store as the (older) delta level and the base say?"""
+    nd = dkeys.shape[0]
+    for j in range(nkeys.shape[0]):
+        i = _lower(dkeys, nkeys[j], 0, nd)
+        if i < nd and dkeys[i] == nkeys[j]:
+            out[j] = dslots[i] >= 0
+        else:
+            out[j] = in_base[j]
 
 
 @njit(cache=True, nogil=True)

@@ -80,12 +80,15 @@ class _State:
 
 
 class _View:
-    """The buffer as sorted arrays, up to log entry ``upto`` (immutable)."""
+    """The buffer as sorted arrays, up to log entry ``upto`` (immutable): a main level
+    ``(keys, slots)`` and a small recent level ``(rkeys, rslots)`` of newer writes."""
 
-    __slots__ = ("keys", "slots", "dvals", "draw", "upto")
+    __slots__ = ("keys", "slots", "rkeys", "rslots", "dvals", "draw", "upto")
 
-    def __init__(self, keys, slots, dvals, upto):
+    def __init__(self, keys, slots, dvals, upto, rkeys=None, rslots=None):
         self.keys, self.slots, self.dvals, self.upto = _frozen(keys), _frozen(slots), dvals, upto
+        self.rkeys = _frozen(keys[:0] if rkeys is None else rkeys)
+        self.rslots = _frozen(slots[:0] if rslots is None else rslots)
         self.draw = None if dvals.dtype.hasobject else _frozen(_delta.raw_view(dvals))
 
 
@@ -122,6 +125,10 @@ class LearnedKV:
     >>> list(kv.items())
     [(10, np.float64(1.0)), (15, np.float64(1.5)), (20, np.float64(2.0))]
     """
+
+    #: the recent level of the buffer's view is folded into the main one beyond
+    #: ``max(_recent_min, d / 8)`` keys (see :meth:`_view`)
+    _recent_min = 1024
 
     def __init__(self, keys=None, values=None, *, dtype=None, value_dtype=None,
                  compact_fraction=0.02, compact_min=4096, index_options=None):
@@ -277,7 +284,9 @@ class LearnedKV:
             return st.size
 
     def _view(self, st):
-        """The buffer of ``st`` as sorted arrays, merged with writes since the last view."""
+        """The buffer of ``st`` as sorted arrays: writes since the last view are merged
+        into the recent level (O(r log r + recent)), which is folded into the main
+        level (O(d)) once it holds more than ``max(1024, d / 8)`` keys."""
         v = st.view
         if v.upto == st.nlog:
             return v
@@ -289,13 +298,37 @@ class LearnedKV:
                 order = np.argsort(nk, kind="stable")
                 nk, ns = nk[order], st.log_slots[v.upto:hi][order]
                 _, in_base = _delta.base_contains(st.base, nk)
-                keys = np.empty(v.keys.shape[0] + nk.shape[0], self._kdt)
-                slots = np.empty(keys.shape[0], np.int64)
-                m, grown = _delta.merge_delta(v.keys, v.slots, nk, ns, in_base, keys, slots)
-                v = _View(keys[:m], slots[:m], st.dvals, hi)
+                prior = np.empty(nk.shape[0], np.bool_)
+                _delta.prior_presence(v.keys, v.slots, nk, in_base, prior)
+                rk = np.empty(v.rkeys.shape[0] + nk.shape[0], self._kdt)
+                rs = np.empty(rk.shape[0], np.int64)
+                m, grown = _delta.merge_delta(v.rkeys, v.rslots, nk, ns, prior, rk, rs)
                 st.size += grown
+                if m > max(self._recent_min, v.keys.shape[0] // 8):
+                    keys, slots = self._fold(v.keys, v.slots, rk[:m], rs[:m])
+                    v = _View(keys, slots, st.dvals, hi)
+                else:
+                    v = _View(v.keys, v.slots, st.dvals, hi, rk[:m], rs[:m])
                 st.view = v
         return v
+
+    def _fold(self, keys, slots, rkeys, rslots):
+        out_k = np.empty(keys.shape[0] + rkeys.shape[0], self._kdt)
+        out_s = np.empty(out_k.shape[0], np.int64)
+        m, _ = _delta.merge_delta(keys, slots, rkeys, rslots, np.zeros(rkeys.shape[0], np.bool_),
+                                  out_k, out_s)
+        return out_k[:m], out_s[:m]
+
+    def _flat_view(self, st):
+        """The buffer as one sorted level (for ranges, compaction and saving)."""
+        with self._lock:
+            v = self._view(st)
+            if v.rkeys.shape[0]:
+                keys, slots = self._fold(v.keys, v.slots, v.rkeys, v.rslots)
+                v = _View(keys, slots, v.dvals, v.upto)
+                if st.view.upto == v.upto:
+                    st.view = v
+            return v
 
     def get_many(self, qs):
         """Values and presence of many keys: ``(values, found)`` arrays shaped like ``qs``.
@@ -312,11 +345,13 @@ class LearnedKV:
         found = np.empty(m, np.bool_)
         if b.raw is not None:
             out = np.zeros((m, b.raw.shape[1]), b.raw.dtype)
-            _delta.get_many(b.keys, b.model, qk, b.kind, v.keys, v.slots, b.raw, v.draw, out, found)
+            _delta.get_many(b.keys, b.model, qk, b.kind, v.rkeys, v.rslots, v.keys, v.slots,
+                            b.raw, v.draw, out, found)
             values = out.reshape(-1).view(self._vdt) if m else np.zeros(0, self._vdt)
         else:
             src = np.empty(m, np.int64)
-            _delta.resolve_many(b.keys, b.model, qk, b.kind, v.keys, v.slots, src)
+            _delta.resolve_many(b.keys, b.model, qk, b.kind, v.rkeys, v.rslots, v.keys, v.slots,
+                                src)
             values = np.full(m, None, object)
             found = src != -1
             sel = src >= 0
@@ -365,7 +400,7 @@ class LearnedKV:
         """Consecutive ``(keys, values)`` chunks of the keys in ``[lo, hi)``, one snapshot."""
         with self._lock:
             st = self._state
-            v = self._view(st)
+            v = self._flat_view(st)
         bs, ds = self._lower(st, v, lo, (0, 0))
         be, de = self._lower(st, v, hi, (st.base.keys.shape[0], v.keys.shape[0]))
         be, de = max(bs, be), max(ds, de)
@@ -382,7 +417,7 @@ class LearnedKV:
         """Keys in ``[lo, hi)`` and their values, as two arrays. O(log n + k)."""
         with self._lock:
             st = self._state
-            v = self._view(st)
+            v = self._flat_view(st)
         bs, ds = self._lower(st, v, lo, (0, 0))
         be, de = self._lower(st, v, hi, (st.base.keys.shape[0], v.keys.shape[0]))
         return self._merge(st, v, bs, max(bs, be), ds, max(ds, de))
@@ -500,7 +535,7 @@ class LearnedKV:
 
     def _compact(self, st, extra=None):
         """Build the merged base (with the writes ``extra`` on top) and publish it."""
-        v = self._view(st)
+        v = self._flat_view(st)
         if extra is not None:
             kk, live, vv = extra
             order = np.argsort(kk, kind="stable")
@@ -553,7 +588,7 @@ class LearnedKV:
                             "use a fixed-size dtype")
         with self._lock:
             st = self._state
-            v = self._view(st)
+            v = self._flat_view(st)
         b, idx = st.base, st.base.index
         live = v.slots >= 0
         dvals = np.zeros(v.keys.shape[0], self._vdt)

@@ -292,6 +292,7 @@ def make_machine(KEYS, dtype, init_size):
             self.kv = LearnedKV(np.array(list(init), dtype),
                                 np.array(list(init.values()), np.int64),
                                 compact_min=compact_min, compact_fraction=0.25)
+            self.kv._recent_min = 2          # fold the buffer's recent level often
 
         @rule(k=KEYS, v=VALUES)
         def set(self, k, v):
@@ -364,6 +365,7 @@ def make_machine(KEYS, dtype, init_size):
             self.kv.save(self.path)
             self.saved = dict(self.ref)
             self.kv = LearnedKV.load(self.path, mmap=mmap)
+            self.kv._recent_min = 2
 
         @precondition(lambda self: self.saved is not None)
         @rule()
