@@ -4,7 +4,7 @@ Layout: an immutable *base* (sorted unique keys, their values, a
 :class:`LearnedIndex` over the keys) plus a write *buffer* of the writes since
 the last compaction. The buffer is an append-only log (keys, value rows,
 tombstones) indexed by a ``dict`` (key -> row, or -1 for a deletion) for
-point reads, and materialised lazily as a sorted array view (merged
+point reads, and materialised lazily as sorted arrays (two levels, merged
 incrementally in numba) for batch reads, ranges and compaction. Compaction
 merges base and buffer in O(n) and retrains the index; it runs in the
 writing thread once the buffer holds ``max(compact_min, compact_fraction * n)``
