@@ -155,3 +155,64 @@ def _dec(s, kdt):
 def _compact(part):
     part.kv.compact()
     return part
+
+
+# ---------------------------------------------------------------------- dask-array queries
+_ROUTERS = {}
+
+
+def _router(boundaries):
+    """The router over ``boundaries``, built once per worker process and boundary set."""
+    key = (boundaries.dtype.str, boundaries.tobytes())
+    r = _ROUTERS.get(key)
+    if r is None:
+        from .index import LearnedIndex
+        if len(_ROUTERS) > 16:
+            _ROUTERS.clear()
+        r = _ROUTERS[key] = LearnedIndex(boundaries)
+    return r
+
+
+def _route_block(block, boundaries):
+    """One block of queries grouped by partition: ``(queries, order, counts)``."""
+    q = np.asarray(block).reshape(-1)
+    p = np.asarray(_router(boundaries).upper_bound(q), np.int64) - 1
+    np.maximum(p, 0, out=p)
+    small = p.astype(np.uint16) if boundaries.shape[0] <= 1 << 16 else p
+    order = np.argsort(small, kind="stable")
+    return q, order, np.bincount(p, minlength=boundaries.shape[0])
+
+
+def _route_counts(routed):
+    return routed[2]
+
+
+def _piece(routed, pid):
+    """The queries of one routed block that go to partition ``pid`` (in block order)."""
+    q, order, counts = routed
+    stop = int(counts[:pid + 1].sum())
+    return q[order[stop - int(counts[pid]):stop]]
+
+
+def _lookup_pieces(part, *pieces):
+    """``get_many`` over several pieces at once; the answers split back per piece."""
+    qs = np.concatenate(pieces)
+    values, found = part.kv.get_many(qs)
+    cuts = np.cumsum([p.shape[0] for p in pieces])[:-1]
+    return list(zip(np.split(values, cuts), np.split(found, cuts)))
+
+
+def _assemble(routed, vdt, *answers):
+    """A block's answers in its own order; ``answers`` alternate (pid, lookup result, index)."""
+    q, order, counts = routed
+    values = np.zeros(q.shape[0], vdt)
+    found = np.zeros(q.shape[0], bool)
+    ends = np.cumsum(counts)
+    for pid, result, i in zip(answers[0::3], answers[1::3], answers[2::3]):
+        v, f = result[i]
+        sel = order[ends[pid] - counts[pid]:ends[pid]]
+        if v.shape[0] != sel.shape[0]:
+            raise RuntimeError(f"partition {pid} answered {v.shape[0]} of {sel.shape[0]} queries")
+        values[sel] = v
+        found[sel] = f
+    return values, found

@@ -48,7 +48,8 @@ except ImportError as e:             # pragma: no cover - exercised only without
 
 from . import _coerce
 from ._dist_worker import (_Part, _build,  # noqa: F401 (_Part: re-exported)
-                           _compact, _dec, _delete, _enc, _get_many, _load,
+                           _assemble, _compact, _dec, _delete, _enc, _get_many, _load,
+                           _lookup_pieces, _piece, _route_block, _route_counts,
                            _median_key, _part_from_arrays, _range, _save, _slice, _stats,
                            _summary, _update)
 from .index import LearnedIndex
@@ -266,18 +267,13 @@ class DistributedLearnedKV:
         ``queries`` is array_like or a dask array. A numpy batch is routed on
         the client in one vectorised call, each partition is sent only its
         queries (one task each), and the answers are put back in the original
-        order. A dask array is answered chunk by chunk (each chunk's queries
-        are pulled to the client, routed and looked up as above); both
-        results are numpy arrays. Cost: O(m log P) routing plus one round
+        order. A dask array is routed and cut up on the workers (the queries
+        never pass through the client); the answers are numpy arrays either
+        way. Cost: O(m log P) routing plus one round
         trip to each partition touched.
         """
         if isinstance(queries, da.Array):
-            out = [self.get_many(np.asarray(c)) for c in _iter_chunks(self.client, queries)]
-            if not out:
-                return np.zeros(queries.shape, self._vdt), np.zeros(queries.shape, bool)
-            vals = np.concatenate([o[0].reshape(-1) for o in out])
-            found = np.concatenate([o[1].reshape(-1) for o in out])
-            return vals.reshape(queries.shape), found.reshape(queries.shape)
+            return self._get_many_dask(queries)
         q = np.asarray(queries)
         flat = q.reshape(-1)
         m = flat.shape[0]
@@ -293,6 +289,36 @@ class DistributedLearnedKV:
             values[order[s:e]] = v
             found[order[s:e]] = f
         return values.reshape(q.shape), found.reshape(q.shape)
+
+    def _get_many_dask(self, queries):
+        """``get_many`` of a dask array without moving the queries through the client.
+
+        Per block: a task routes it where it was computed; per (block, partition)
+        touched: a task cuts out that partition's queries; per partition: one
+        lookup over all its pieces; per block: a task puts the answers back in
+        order. The client gathers only the per-block answers.
+        """
+        c = self.client
+        flat = queries.reshape(-1) if queries.ndim != 1 else queries
+        blocks = c.compute(list(flat.to_delayed().ravel()))
+        if not blocks:
+            return np.zeros(queries.shape, self._vdt), np.zeros(queries.shape, bool)
+        routed = [c.submit(_route_block, b, self.boundaries, pure=False) for b in blocks]
+        counts = np.array(c.gather([c.submit(_route_counts, r, pure=False) for r in routed]))
+        answers = [[] for _ in routed]
+        for pid in np.flatnonzero(counts.sum(axis=0)).tolist():
+            touched = np.flatnonzero(counts[:, pid]).tolist()
+            pieces = [c.submit(_piece, routed[j], pid, pure=False) for j in touched]
+            result = c.submit(_lookup_pieces, self._parts[pid], *pieces, pure=False)
+            for i, j in enumerate(touched):
+                answers[j] += [pid, result, i]
+        out = c.gather([c.submit(_assemble, r, self._vdt, *a, pure=False)
+                        for r, a in zip(routed, answers)])
+        if [o[0].shape[0] for o in out] != counts.sum(axis=1).tolist():
+            raise PartitionError("a block's answers do not match its queries")
+        vals = np.concatenate([o[0] for o in out])
+        found = np.concatenate([o[1] for o in out])
+        return vals.reshape(queries.shape), found.reshape(queries.shape)
 
     def get(self, key, default=None):
         """The value of ``key``, or ``default`` (one round trip)."""
@@ -554,11 +580,3 @@ class DistributedLearnedKV:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _iter_chunks(client, arr):
-    """The 1-D blocks of a dask array (flattened), computed on the cluster, in order."""
-    flat = arr.reshape(-1) if arr.ndim != 1 else arr
-    futs = client.compute(list(flat.to_delayed().ravel()))
-    for f in futs:
-        yield f.result()

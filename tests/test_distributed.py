@@ -156,6 +156,19 @@ def test_get_many_dask_array(store, ref, data):
     rv, rf = ref.get_many(q)
     np.testing.assert_array_equal(f, rf)
     np.testing.assert_array_equal(v, rv)
+    q2 = q[:8000].reshape(80, 100)                     # 2-D, blocks along both axes
+    v, f = store.get_many(da.from_array(q2, chunks=(30, 40)))
+    rv, rf = ref.get_many(q2)
+    assert v.shape == f.shape == (80, 100)
+    np.testing.assert_array_equal(f, rf)
+    np.testing.assert_array_equal(v, rv)
+    qf = np.concatenate([q[:500].astype(np.float64), [-1.0, 0.5, 2.0**64]])   # other dtype
+    v, f = store.get_many(da.from_array(qf, chunks=100))
+    rv, rf = ref.get_many(qf)
+    np.testing.assert_array_equal(f, rf)
+    np.testing.assert_array_equal(v, rv)
+    v, f = store.get_many(da.from_array(q[:0], chunks=10))
+    assert v.shape == f.shape == (0,)
 
 
 def test_ranges_spanning_one_two_and_all_partitions(store, ref):
