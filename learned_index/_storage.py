@@ -319,6 +319,18 @@ def describe(index, size, kdt, vdt, options):
     }
 
 
+def save_store(path, index, values, dkeys, dslots, dvals, size, options):
+    """Write a store: its base (``index`` and ``values``) and buffer (sorted
+    ``dkeys``; ``dslots`` rows of ``dvals`` or -1 for a deletion)."""
+    live = dslots >= 0
+    rows = np.zeros(dkeys.shape[0], values.dtype)
+    rows[live] = dvals[dslots[live]]
+    meta = describe(index, size, index.keys_.dtype, values.dtype, options)
+    write(path, meta, {"keys": index.keys_, "values": values, "model": index.model_,
+                       "starts": np.asarray(index._info["starts"], np.int64), "delta_keys": dkeys,
+                       "delta_live": live.astype(np.uint8), "delta_values": rows})
+
+
 def open_store(path, mmap=True, verify=True):
     """Read and validate a store file: a dict of its dtypes, options, the
     rebuilt :class:`LearnedIndex` and the value and buffer arrays."""

@@ -589,18 +589,12 @@ class LearnedKV:
         with self._lock:
             st = self._state
             v = self._flat_view(st)
-        b, idx = st.base, st.base.index
-        live = v.slots >= 0
-        dvals = np.zeros(v.keys.shape[0], self._vdt)
-        dvals[live] = v.dvals[v.slots[live]]
+            size = st.size
         options = {"compact_fraction": self.compact_fraction, "compact_min": self.compact_min,
                    "index_options": {k: list(x) if isinstance(x, tuple) else x
                                      for k, x in self._index_options.items()}}
-        meta = _storage.describe(idx, st.size, self._kdt, self._vdt, options)
-        parts = {"keys": b.keys, "values": b.values, "model": idx.model_,
-                 "starts": np.asarray(idx._info["starts"], np.int64),
-                 "delta_keys": v.keys, "delta_live": live.astype(np.uint8), "delta_values": dvals}
-        _storage.write(path, meta, parts)
+        _storage.save_store(path, st.base.index, st.base.values, v.keys, v.slots, v.dvals, size,
+                            options)
 
     @classmethod
     def load(cls, path, mmap=True, verify=True):
