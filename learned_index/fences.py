@@ -1,29 +1,33 @@
 """Fence leaves: the hybrid index's replacement for a leaf its model fits badly.
 
 The paper's section 3.5: where a leaf's error stays large after training,
-swap its model for a B-tree-like structure over that leaf's keys, so that the
-worst case costs what a B-tree costs while well-modelled regions keep the
-learned speed. A *fence leaf* is one level of such a tree: the keys at every
-``F``-th position of the leaf (``F`` keys = one cache line), stored in order in
-the model blob. A query routed to the leaf searches the fences, then at most
-``F`` keys.
+swap its model for a B-tree over that leaf's keys, so that the worst case
+costs what a B-tree costs while well-modelled regions keep the learned speed.
+A *fence leaf* is a small static B+tree whose leaf level is the key array
+itself: level 0 holds the keys at every ``F``-th position of the leaf (``F``
+keys = one cache line), and each level above holds every ``FANOUT``-th entry
+of the level below, up to a root of at most ``FANOUT`` entries. A query scans
+one node (at most ``FANOUT - 1`` entries, one or two cache lines) per level,
+then searches at most ``F`` keys.
 
 Layout: the leaf record's window width is ``-1`` (a marker) and its first
 parameter is the offset ``f`` of the fence area in the blob::
 
-    p[f] = s, p[f + 1] = e, p[f + 2] = c        the leaf's keys are K[s:e]; c fences
-    p[f + 3 + i]                                image of K[s + i * F], i < c
+    p[f] = s, p[f + 1] = e, p[f + 2] = L        the leaf's keys are K[s:e]; L levels
+    p[f + 3 + 2 j], p[f + 4 + 2 j]              offset and size of level j (0 = bottom)
+    level entries                               images of K[s + i F FANOUT**j]
 
-Fences are stored as the record base keys are (see :mod:`.rmi`): the
+Entries are stored as the record base keys are (see :mod:`.rmi`): the
 order-preserving ``uint64`` image of an integer key, or the float64 key, so
-comparing a query with a fence is exact.
+comparing a query with an entry is exact.
 
-**Window.** Let ``i`` be the number of fences before the query (``< q`` for a
-lower bound, ``<= q`` for an upper bound). Every query routed to the leaf has
-its answer in ``[s, e]`` (routing is monotone and the leaf holds exactly
-``K[s:e]``); fence ``i - 1`` lies before the answer and fence ``i`` does not,
-so the answer lies in ``[s + (i - 1) F + 1, min(s + i F, e)]`` (``[s, s]``
-for ``i = 0``). As everywhere, :func:`.search.settle` verifies the result.
+**Window.** Let ``i`` be the number of level-0 entries before the query
+(``< q`` for a lower bound, ``<= q`` for an upper bound). Every query routed
+to the leaf has its answer in ``[s, e]`` (routing is monotone and the leaf
+holds exactly ``K[s:e]``); entry ``i - 1`` lies before the answer and entry
+``i`` does not, so the answer lies in ``[s + (i - 1) F + 1, min(s + i F, e)]``
+(``[s, s]`` for ``i = 0``). The same argument one level up bounds ``i`` to one
+node below. As everywhere, :func:`.search.settle` verifies the result.
 """
 import numpy as np
 from numba import njit, types
@@ -33,8 +37,10 @@ from .models.common import key_bits, ordered_u64
 
 #: marker stored as the window width of a fence leaf
 FENCE_MARK = -1
-#: floats before the fences in a fence area
+#: floats before the level table in a fence area
 AREA_HEADER = 3
+#: entries per node above the bottom level
+FANOUT = 8
 
 
 @njit(cache=True, inline="always")
@@ -65,31 +71,77 @@ def _fence_before(pu, p, j, q, right):
 
 
 @njit(cache=True, inline="always")
+def _count_before(pu, p, base, lo, hi, q, right):
+    """``lo`` plus the number of entries ``p[base + lo : base + hi]`` before ``q`` (sorted)."""
+    k = lo
+    while k < hi and fence_before(pu, p, base + k, q, right):
+        k += 1
+    return k
+
+
+@njit(cache=True, inline="always")
+def fence_begin(p, f):
+    """Start a descent of the fence leaf at ``p[f:]``: ``(level, node start, node end)`` of the root."""
+    top = f + AREA_HEADER + 2 * (np.int64(p[f + 2]) - 1)
+    return np.int64(p[f + 2]) - 1, 0, np.int64(p[top + 1])
+
+
+@njit(cache=True, inline="always")
+def fence_node(p, f, j, lo):
+    """Blob offset of entry ``lo`` of level ``j`` (to prefetch a node)."""
+    return np.int64(p[f + AREA_HEADER + 2 * j]) + lo
+
+
+@njit(cache=True, inline="always")
+def fence_step(pu, p, f, j, lo, hi, q, right):
+    """Scan node ``[lo, hi)`` of level ``j``; return the next ``(level, start, end)``.
+
+    Level ``-1`` means done, with ``start`` the count of bottom entries
+    before ``q``. A count of 0 at any level is 0 at the bottom.
+    """
+    at = f + AREA_HEADER + 2 * j
+    i = _count_before(pu, p, np.int64(p[at]), lo, hi, q, right)
+    if j == 0 or i == 0:
+        return -1, i, i
+    return j - 1, FANOUT * (i - 1) + 1, min(FANOUT * i, np.int64(p[at - 1]))
+
+
+@njit(cache=True, inline="always")
+def fence_final(p, f, i, per):
+    """``(lo, hi)`` of the keys to search, given ``i`` bottom entries before the query."""
+    s = np.int64(p[f])
+    if i == 0:
+        return s, s
+    return s + (i - 1) * per + 1, min(s + i * per, np.int64(p[f + 1]))
+
+
+@njit(cache=True, inline="always")
 def fence_window(p, pu, f, q, right, per):
     """``(lo, hi)``: the keys a query routed to the fence leaf at ``p[f:]`` must search.
 
-    O(log c) comparisons on the fences, which are contiguous in the blob.
+    One node of at most ``FANOUT - 1`` entries per level. O(L * FANOUT).
     """
-    s = np.int64(p[f])
-    e = np.int64(p[f + 1])
-    lo = 0
-    hi = np.int64(p[f + 2])
-    base = f + AREA_HEADER
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if fence_before(pu, p, base + mid, q, right):
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo == 0:
-        return s, s
-    return s + (lo - 1) * per + 1, min(s + lo * per, e)
+    j, lo, hi = fence_begin(p, f)
+    while j >= 0:
+        j, lo, hi = fence_step(pu, p, f, j, lo, hi, q, right)
+    return fence_final(p, f, lo, per)
+
+
+def _level_sizes(m, per):
+    """Entries per level (bottom first) of a fence leaf over ``m`` keys."""
+    sizes = [-(-m // per)]
+    while sizes[-1] > FANOUT:
+        sizes.append(-(-sizes[-1] // FANOUT))
+    return sizes
 
 
 def area_sizes(starts, chosen, per):
     """Floats of the fence area of each chosen leaf."""
-    sizes = np.diff(starts)[chosen]
-    return AREA_HEADER + -(-sizes // per)
+    out = []
+    for m in np.diff(starts)[chosen]:
+        sizes = _level_sizes(int(m), per)
+        out.append(AREA_HEADER + 2 * len(sizes) + sum(sizes))
+    return np.array(out, dtype=np.int64)
 
 
 @njit(cache=True)
@@ -105,17 +157,29 @@ def write_fences(keys, starts, p, leaf_off, leaf_w, rec_params, chosen, area_off
         r = chosen[t]
         s = starts[r]
         e = starts[r + 1]
+        levels = 1
         c = (e - s + per - 1) // per
+        while c > FANOUT:
+            c = (c + FANOUT - 1) // FANOUT
+            levels += 1
         p[f] = s
         p[f + 1] = e
-        p[f + 2] = c
-        for i in range(c):
-            bu, bf = key_bits(keys[s + i * per])
-            pu[f + AREA_HEADER + i] = bu
-            if bu == 0:
-                p[f + AREA_HEADER + i] = bf
+        p[f + 2] = levels
+        at = f + AREA_HEADER + 2 * levels
+        stride = per
+        for j in range(levels):
+            c = (e - s + stride - 1) // stride
+            p[f + AREA_HEADER + 2 * j] = at
+            p[f + AREA_HEADER + 2 * j + 1] = c
+            for i in range(c):
+                bu, bf = key_bits(keys[s + i * stride])
+                pu[at + i] = bu
+                if bu == 0:
+                    p[at + i] = bf
+            at += c
+            stride *= FANOUT
         o = leaf_off + r * leaf_w
         pi[2 * o + 2] = FENCE_MARK
         p[o + rec_params] = f
-        f += AREA_HEADER + c
+        f = at
     return f

@@ -40,7 +40,8 @@ from numba import carray, njit, prange
 from . import search as _search
 from ._pointer import as_pointer
 from ._prefetch import prefetch
-from .fences import FENCE_MARK, fence_window, keys_per_fence
+from .fences import (FENCE_MARK, fence_begin, fence_final, fence_node, fence_step, fence_window,
+                     keys_per_fence)
 from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
@@ -216,6 +217,13 @@ def contains_at(handle, q, right):
     return contains_one(keys, p, q, right, kind)
 
 
+@njit(cache=True, inline="always")
+def _prefetch_guess(keys, lo, hi):
+    prefetch(keys, lo)
+    prefetch(keys, (lo + hi) >> 1)
+    prefetch(keys, hi - 1)
+
+
 #: queries whose memory accesses are overlapped in a batch (see :func:`_bound_range`)
 GROUP = 16
 #: queries per task of the parallel batch kernel
@@ -228,7 +236,9 @@ def _bound_range(keys, p, qs, out, start, stop, right, kind):
 
     Each group runs in three phases — route and prefetch the leaf records,
     compute the windows and prefetch the keys, then search — so that the
-    cache misses of a group overlap instead of following one another.
+    cache misses of a group overlap instead of following one another. Fence
+    leaves descend their levels in rounds, one node of every descent per
+    round, prefetching the next nodes, as a B+tree's batch does.
     """
     pu, pi, pf = _views(p)
     n = keys.shape[0]
@@ -241,9 +251,11 @@ def _bound_range(keys, p, qs, out, start, stop, right, kind):
     leaf_off = np.int64(p[H_LEAF_OFF])
     leaf_w = np.int64(p[H_LEAF_W])
     form = np.int64(p[H_LEAF_FORM])
+    per = keys_per_fence(keys.itemsize)
     rec = np.empty(GROUP, dtype=np.int64)
     pos = np.empty(GROUP, dtype=np.int64)
     hi = np.empty(GROUP, dtype=np.int64)
+    fen = np.empty((GROUP, 4), dtype=np.int64)      # fence descents: area, level, node start, end
     for g in range(start, stop, GROUP):
         m = min(GROUP, stop - g)
         for t in range(m):
@@ -257,14 +269,33 @@ def _bound_range(keys, p, qs, out, start, stop, right, kind):
             else:
                 rec[t] = leaf_off + route(p, pu, pi, kbu, kbf, q) * leaf_w
                 prefetch(p, rec[t])
+        descending = 0
         for t in range(m):
             o = rec[t]
-            if o >= 0:
+            fen[t, 1] = -1
+            if o >= 0 and np.int64(pi[2 * o + 2]) == FENCE_MARK:
+                f = np.int64(p[o + REC_PARAMS])
+                fen[t, 0] = f
+                fen[t, 1], fen[t, 2], fen[t, 3] = fence_begin(p, f)
+                prefetch(p, fence_node(p, f, fen[t, 1], 0))
+                descending += 1
+            elif o >= 0:
                 guess, hi[t] = leaf_window(keys, p, pu, pi, pf, form, o, qs[g + t], right)
                 pos[t] = guess
-                prefetch(keys, guess)
-                prefetch(keys, (guess + hi[t]) >> 1)
-                prefetch(keys, hi[t] - 1)
+                _prefetch_guess(keys, guess, hi[t])
+        while descending:                   # fence leaves: one level of every descent per round
+            for t in range(m):
+                if fen[t, 1] >= 0:
+                    f = fen[t, 0]
+                    j, a, b = fence_step(pu, p, f, fen[t, 1], fen[t, 2], fen[t, 3],
+                                         qs[g + t], right)
+                    fen[t, 1], fen[t, 2], fen[t, 3] = j, a, b
+                    if j >= 0:
+                        prefetch(p, fence_node(p, f, j, a))
+                    else:
+                        pos[t], hi[t] = fence_final(p, f, a, per)
+                        _prefetch_guess(keys, pos[t], hi[t])
+                        descending -= 1
         for t in range(m):
             if rec[t] >= 0:
                 q = qs[g + t]

@@ -9,7 +9,7 @@ on the full data; a window of ``w`` sample positions stands for about
 - the model's size on the full data (exact for the models; the fences of the
   hybrid index scale with the keys they cover);
 - the mean of ``log2(window + 1)`` over the keys (RMI's ``avg_log2_error``), a
-  fence leaf costing ``log2(fences + 1)`` fence probes plus one cache line.
+  fence leaf costing one node per level of its B+tree plus one cache line.
 
 A linear cost model turns these into predicted nanoseconds per lookup
 (:data:`COST`; its constants were fitted to batch lookups of 10^7 keys, see
@@ -100,8 +100,10 @@ def estimate(keys, config, step):
     w_full = np.where(fence, per, width * step)
     log2_window = float((counts * np.log2(w_full + 1.0)).sum() / m)
     n_fences = np.where(fence, counts * step / per, 0.0)
-    fence_probes = float((counts * np.log2(n_fences + 1.0)).sum() / m)
-    fence_floats = float((fences.AREA_HEADER + n_fences[fence]).sum())
+    levels = np.where(fence, np.maximum(np.ceil(np.log(np.maximum(n_fences, 1.0))
+                                                 / np.log(fences.FANOUT)), 1.0), 0.0)
+    fence_probes = float((counts * levels).sum() / m)
+    fence_floats = float((fences.AREA_HEADER + 2 * levels + n_fences * 8 / 7)[fence].sum())
     nbytes = _full_nbytes(idx.model_, config["n_leaves"], config.get("n_mid"), fence_floats)
     ns = (COST["base"] + COST["per_stage"] * len(config["stages"]) + COST["per_log2"] * log2_window
           + COST["per_fence"] * fence_probes + COST["per_size_log2"] * np.log2(max(nbytes, 1)))
