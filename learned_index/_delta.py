@@ -112,15 +112,17 @@ def get_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, braw, draw, out, f
     rmi.bound_many(keys, p, qs, pos, False, kind)
     n = keys.shape[0]
     w = out.shape[1]
+    buffered = rkeys.shape[0] > 0 or dkeys.shape[0] > 0
     for j in range(m):
         q = qs[j]
-        s = _delta_slot(rkeys, rslots, dkeys, dslots, q)
-        if s != -2:
-            if s >= 0:
-                for c in range(w):
-                    out[j, c] = draw[s, c]
-            found[j] = s >= 0
-            continue
+        if buffered:
+            s = _delta_slot(rkeys, rslots, dkeys, dslots, q)
+            if s != -2:
+                if s >= 0:
+                    for c in range(w):
+                        out[j, c] = draw[s, c]
+                found[j] = s >= 0
+                continue
         r = pos[j]
         if r < n and keys[r] == q:
             for c in range(w):
@@ -137,9 +139,10 @@ def resolve_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, src):
     m = qs.shape[0]
     rmi.bound_many(keys, p, qs, src, False, kind)
     n = keys.shape[0]
+    buffered = rkeys.shape[0] > 0 or dkeys.shape[0] > 0
     for j in range(m):
         q = qs[j]
-        s = _delta_slot(rkeys, rslots, dkeys, dslots, q)
+        s = _delta_slot(rkeys, rslots, dkeys, dslots, q) if buffered else -2
         if s != -2:
             src[j] = -2 - s if s >= 0 else -1
             continue
