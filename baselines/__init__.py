@@ -46,9 +46,10 @@ optional library is skipped with a warning.
 """
 from .adapters import (ADAPTERS, Adapter, BinarySearch, BPlusTreeAdapter, BTreesAdapter,
                        LearnedIndexAdapter, LMDBAdapter, PGMAdapter, SortedContainersAdapter,
-                       available_adapters, ordered_u64)
+                       TunedLearnedIndexAdapter, available_adapters, ordered_u64)
 from .bplustree import BPlusTree
 
 __all__ = ["BPlusTree", "Adapter", "ADAPTERS", "available_adapters", "ordered_u64", "BinarySearch",
-           "BPlusTreeAdapter", "LearnedIndexAdapter", "SortedContainersAdapter", "PGMAdapter",
+           "BPlusTreeAdapter", "LearnedIndexAdapter", "TunedLearnedIndexAdapter",
+           "SortedContainersAdapter", "PGMAdapter",
            "BTreesAdapter", "LMDBAdapter"]

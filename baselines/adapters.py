@@ -18,7 +18,8 @@ from ._adapter import Adapter, ordered_u64
 from .bplustree import BPlusTree
 from .peers import BTreesAdapter, LMDBAdapter, PGMAdapter, SortedContainersAdapter
 
-__all__ = ["Adapter", "ordered_u64", "BinarySearch", "LearnedIndexAdapter", "BPlusTreeAdapter",
+__all__ = ["Adapter", "ordered_u64", "BinarySearch", "LearnedIndexAdapter",
+           "TunedLearnedIndexAdapter", "BPlusTreeAdapter",
            "SortedContainersAdapter", "PGMAdapter", "BTreesAdapter", "LMDBAdapter", "ADAPTERS",
            "available_adapters"]
 
@@ -69,6 +70,24 @@ class LearnedIndexAdapter(_Delegate):
         self.name = f"learned index {'/'.join(self.index.stages_)}"
 
 
+class TunedLearnedIndexAdapter(_Delegate):
+    """:func:`learned_index.tune.tune` picks the configuration (options passed through). Static.
+
+    The build time includes the tuning; ``tuning`` keeps its summary.
+    """
+
+    name = "learned index (tuned)"
+
+    def _build(self, arr):
+        from learned_index import LearnedIndex
+        from learned_index.tune import tune
+        result = tune(arr, **self.options)
+        self.index = result["index"] or LearnedIndex(arr, **result["config"])
+        self.tuning = {"config": result["config"], "seconds": result["seconds"],
+                       "front": result["front"]}
+        self.name = f"learned index tuned {'/'.join(self.index.stages_)}"
+
+
 class BPlusTreeAdapter(_Delegate):
     """:class:`baselines.BPlusTree` (options passed through); supports updates."""
 
@@ -94,6 +113,7 @@ ADAPTERS = {
     "binary_search": BinarySearch,
     "bplustree": BPlusTreeAdapter,
     "learned_index": LearnedIndexAdapter,
+    "learned_index_tuned": TunedLearnedIndexAdapter,
     "sortedcontainers": SortedContainersAdapter,
     "pygm": PGMAdapter,
     "btrees": BTreesAdapter,

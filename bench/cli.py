@@ -50,6 +50,8 @@ def parser():
                     help="competitors or groups (default: all)")
     ap.add_argument("--search-kinds", action="store_true",
                     help="also run the default learned index with every last-mile search kind")
+    ap.add_argument("--tune", action="store_true",
+                    help="also run the index learned_index.tune() chooses (in 'all' already)")
     ap.add_argument("--lookups", type=_count, help="queries per timed batch")
     ap.add_argument("--repeats", type=_count, help="timed repeats after the warm-up")
     ap.add_argument("--scalar-lookups", type=_count, help="queries of the scalar (per-call) loop")
@@ -105,7 +107,8 @@ def main(argv=None):
                                repeats=args.repeats or 3)
     prof = build_profile(args)
     try:
-        specs = competitors.resolve(args.indexes + (["search_kinds"] if args.search_kinds else []))
+        specs = competitors.resolve(args.indexes + (["search_kinds"] if args.search_kinds else [])
+                                    + (["tuned"] if args.tune else []))
     except ValueError as e:
         raise SystemExit(str(e)) from None
     specs, notes = competitors.available(specs)

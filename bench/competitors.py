@@ -7,10 +7,16 @@ and groups accepted by ``--indexes``:
     ``np.searchsorted`` on the sorted array (SOSD's BinarySearch).
 ``bplustree16`` ... ``bplustree256`` (group ``bplustree``)
     this project's static B+tree at every node size.
-``li_default``, ``li_linear2``, ``li_radix``, ``li_cubic``, ``li_compact`` (group ``learned``)
-    :class:`learned_index.LearnedIndex`: the default (3-stage linear, about
-    64 keys per leaf), a 2-stage linear RMI, a radix root, a cubic root, and a
-    compact default with one leaf per ~1024 keys.
+``li_default``, ``li_lin3``, ``li_hybrid``, ``li_linear2``, ``li_radix``, ``li_cubic``, ``li_compact``
+(group ``learned``: the hand-picked grid)
+    :class:`learned_index.LearnedIndex`: the default (configured by the cost
+    model, :func:`learned_index.tune.auto_config`), a 3-stage linear RMI with
+    about 64 keys per leaf, the same as a hybrid index (fence leaves where a
+    window exceeds 64 keys), a 2-stage linear RMI, a radix root, a cubic root,
+    and a compact 3-stage with one leaf per ~1024 keys.
+``li_tuned`` (group ``tuned``, or ``--tune``)
+    the index :func:`learned_index.tune.tune` chooses (build time includes
+    the tuning).
 ``li_search_<kind>`` (group ``search_kinds``, or ``--search-kinds``)
     the default stages with each last-mile search (binary, branchless,
     exponential, linear).
@@ -26,7 +32,7 @@ and groups accepted by ``--indexes``:
 from dataclasses import dataclass, field
 
 from baselines import (BinarySearch, BPlusTreeAdapter, BTreesAdapter, LearnedIndexAdapter,
-                       LMDBAdapter, PGMAdapter, SortedContainersAdapter)
+                       LMDBAdapter, PGMAdapter, SortedContainersAdapter, TunedLearnedIndexAdapter)
 from baselines.bplustree import NODE_SIZES
 from learned_index.search import SEARCH_KINDS
 
@@ -61,7 +67,11 @@ def _specs():
     out += [Spec(f"bplustree{b}", f"B+tree {b}", "bplustree", BPlusTreeAdapter, {"node_size": b})
             for b in NODE_SIZES]
     out += [
-        Spec("li_default", "LI default (lin/lin/lin)", "learned", LearnedIndexAdapter),
+        Spec("li_default", "LI default (auto)", "learned", LearnedIndexAdapter),
+        Spec("li_lin3", "LI lin/lin/lin", "learned", LearnedIndexAdapter,
+             {"stages": ("linear", "linear", "linear")}),
+        Spec("li_hybrid", "LI hybrid lin/lin/lin", "learned", LearnedIndexAdapter,
+             {"stages": ("linear", "linear", "linear"), "max_window": 64}),
         Spec("li_linear2", "LI lin/lin", "learned", LearnedIndexAdapter,
              {"stages": ("linear", "linear")}),
         Spec("li_radix", "LI radix/lin", "learned", LearnedIndexAdapter,
@@ -71,6 +81,7 @@ def _specs():
         Spec("li_compact", "LI compact (n/1024 leaves)", "learned", LearnedIndexAdapter,
              {"n_leaves": lambda n: max(1, n // 1024)}),
     ]
+    out += [Spec("li_tuned", "LI tuned", "tuned", TunedLearnedIndexAdapter)]
     out += [Spec(f"li_search_{k}", f"LI default, {k} search", "learned", LearnedIndexAdapter,
                  {"search": k}) for k in SEARCH_KINDS]
     out += [Spec("sortedcontainers", "sortedcontainers (loop)", "peer", SortedContainersAdapter),
@@ -86,11 +97,14 @@ SPECS = _specs()
 #: named groups of competitors
 GROUPS = {
     "bplustree": [n for n in SPECS if n.startswith("bplustree")],
-    "learned": ["li_default", "li_linear2", "li_radix", "li_cubic", "li_compact"],
+    "learned": ["li_default", "li_lin3", "li_hybrid", "li_linear2", "li_radix", "li_cubic",
+                "li_compact"],
+    "tuned": ["li_tuned"],
     "search_kinds": [n for n in SPECS if n.startswith("li_search_")],
     "peers": ["sortedcontainers", "pygm", "btrees", "lmdb"],
 }
-GROUPS["all"] = ["binary_search"] + GROUPS["bplustree"] + GROUPS["learned"] + GROUPS["peers"]
+GROUPS["all"] = (["binary_search"] + GROUPS["bplustree"] + GROUPS["learned"] + GROUPS["tuned"]
+                 + GROUPS["peers"])
 
 
 def resolve(names):

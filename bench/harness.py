@@ -262,10 +262,17 @@ def _row(spec, adapter, m, d, profile):
     for wl in list(d.work) + list(d.scans):
         row[f"{wl}_ns"] = float(np.median(m[wl])) * 1e9 if wl in m else None
     row["absent_ratio"] = profile.absent_ratio
-    if spec.family == "learned":
+    if spec.family in ("learned", "tuned"):
         st = adapter.index.stats()
         row.update(mean_log2_error=st["mean_log2_error"], max_error=st["max_error"],
-                   mean_error=st["mean_error"], n_leaves=st["n_leaves"])
+                   mean_error=st["mean_error"], n_leaves=st["n_leaves"],
+                   fence_leaves=st["fence_leaves"],
+                   config=f"{'/'.join(st['stages'])}, {st['n_leaves']} leaves"
+                          + (f", n_mid {st['n_mid']}" if st["n_mid"] else "")
+                          + (f", max_window {st['max_window']}" if st["max_window"] is not None else "")
+                          + f", {st['search']}")
+    if spec.family == "tuned":
+        row["tune_s"] = adapter.tuning["seconds"]
     return row
 
 

@@ -1,7 +1,8 @@
 """Plots of a run (matplotlib, Agg backend, PNG).
 
 * ``pareto.png``: per dataset, median batch ns/lookup against index size
-  (bytes beyond the keys, log scale): the SOSD paper's Pareto picture.
+  (bytes beyond the keys, log scale): the SOSD paper's Pareto picture; the
+  tuned index is the large star.
 * ``cdf.png``: per dataset, the CDF (key → position) with the default
   learned index's predicted positions overlaid.
 * ``leaf_errors.png``: per dataset, the histogram of the default learned
@@ -17,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
 FAMILY_STYLE = {"binary": ("black", "s"), "bplustree": ("tab:blue", "o"),
-                "learned": ("tab:red", "^"), "peer": ("tab:green", "D")}
+                "learned": ("tab:red", "^"), "tuned": ("darkred", "*"), "peer": ("tab:green", "D")}
 
 
 def _grid(count):
@@ -42,7 +43,8 @@ def pareto(rows, path):
             if (r["dataset"], r["n"]) != (name, n) or r["nbytes"] is None or r["family"] == "kv":
                 continue
             color, marker = FAMILY_STYLE.get(r["family"], ("gray", "x"))
-            ax.scatter(max(r["nbytes"], 1), r["batch_ns"], c=color, marker=marker, s=22)
+            ax.scatter(max(r["nbytes"], 1), r["batch_ns"], c=color, marker=marker,
+                       s=90 if r["family"] == "tuned" else 22, zorder=3 if r["family"] == "tuned" else 2)
             ax.annotate(r["label"].split(" (")[0], (max(r["nbytes"], 1), r["batch_ns"]),
                         fontsize=5, xytext=(2, 2), textcoords="offset points")
         ax.set_xscale("log")

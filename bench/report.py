@@ -1,7 +1,7 @@
 """Reporting: the terminal tables (rich), CSV and JSON files, and the Markdown of ``docs/performance.md``.
 
 The same cells feed the terminal and the Markdown (:func:`main_table`,
-:func:`workload_table`, :func:`summary_table`, :func:`jit_table`), so the
+:func:`workload_table`, :func:`summary_table`, :func:`tuned_table`, :func:`jit_table`), so the
 document shows exactly what the run printed.
 """
 import csv
@@ -141,6 +141,28 @@ def summary_table(rows):
     return headers, out
 
 
+def tuned_table(rows):
+    """Per dataset: the tuned index against the best grid configuration and the best B+tree."""
+    headers = ["dataset (keys)", "tuned ns", "tuned config", "tuned bytes", "tuning s",
+               "best grid", "grid ns", "tuned ÷ best grid", "tuned ÷ best B+tree time",
+               "tuned ÷ best B+tree size", "tuned ÷ searchsorted"]
+    out = []
+    for ds in dict.fromkeys((r["dataset"], r["n"]) for r in rows):
+        group = [r for r in rows if (r["dataset"], r["n"]) == ds]
+        tuned = next((r for r in group if r["family"] == "tuned"), None)
+        grid = [r for r in group if r["family"] == "learned"]
+        if tuned is None:
+            continue
+        best = min(grid, key=lambda r: r["batch_ns"]) if grid else None
+        out.append([_dataset(tuned), _ns(tuned["batch_ns"]), tuned.get("config", "–"),
+                    _bytes(tuned["nbytes"]), _f(tuned.get("tune_s"), "{:.1f}"),
+                    best["label"] if best else "–", _ns(best["batch_ns"]) if best else "–",
+                    _ratio(tuned["batch_ns"] / best["batch_ns"]) if best else "–",
+                    _ratio(tuned["time_vs_best_btree"]), _ratio(tuned["size_vs_best_btree"]),
+                    _ratio(tuned["time_vs_searchsorted"])])
+    return headers, out
+
+
 def jit_table(jit):
     """First use (JIT compilation or numba cache load) per index and dtype, seconds."""
     dtypes = list(dict.fromkeys(j["dtype"] for j in jit))
@@ -165,7 +187,11 @@ def print_tables(results, console=None):
             ("First use, excluded from the timings (JIT compilation or numba cache load)",
              jit_table(results.jit)),
             ("Summary: default learned index vs the best B+tree of the same run",
-             summary_table(results.rows))):
+             summary_table(results.rows)),
+            ("Tuned index (learned_index.tune) vs the best grid configuration and B+tree",
+             tuned_table(results.rows))):
+        if not cells:
+            continue
         table = Table(title=title, show_lines=False, title_style="bold")
         for i, h in enumerate(headers):
             table.add_column(h, justify="left" if i < 2 else "right", overflow="fold")
@@ -187,7 +213,7 @@ CSV_FIELDS = ["dataset", "n", "dtype", "index", "label", "family", "build_s", "b
               "batch_ns", "batch_ns_min", "batch_ns_max", "scalar_ns", "nbytes", "bytes_per_key",
               "best_btree", "time_vs_best_btree", "size_vs_best_btree", "time_vs_searchsorted",
               "absent_ratio", "absent_ns", "zipf_ns", "mean_log2_error", "max_error", "mean_error",
-              "n_leaves"]
+              "n_leaves", "fence_leaves", "config", "tune_s"]
 
 
 def write_files(results, out_dir, machine, profile):
@@ -246,6 +272,11 @@ def results_markdown(results, machine, profile, plots_dir=None):
         "",
         "### Summary",
         "", markdown(*summary_table(results.rows)), "",
+    ]
+    headers, cells = tuned_table(results.rows)
+    if cells:
+        parts += ["### Tuned index", "", markdown(headers, cells), ""]
+    parts += [
         "### Lookups of present keys", "", markdown(*main_table(results.rows)), "",
         "### Other workloads", "", markdown(*workload_table(results.rows)), "",
         "### First use (excluded from every timing)", "", markdown(*jit_table(results.jit)), "",

@@ -144,9 +144,9 @@ def test_cli_csv(run):
     assert len(lookups) == len(names) * len(specs)
     for r in lookups:
         assert float(r["batch_ns"]) > 0 and float(r["build_s"]) >= 0
-        if r["family"] == "learned":
-            assert float(r["mean_log2_error"]) >= 0
-        if r["family"] in ("learned", "bplustree", "binary"):
+        if r["family"] in ("learned", "tuned"):
+            assert float(r["mean_log2_error"]) >= 0 and r["config"]
+        if r["family"] in ("learned", "tuned", "bplustree", "binary"):
             assert float(r["scan1000_ns"]) > 0 and float(r["zipf_ns"]) > 0
     best = [r for r in lookups if r["family"] == "bplustree" and r["label"] == r["best_btree"]]
     assert len(best) == len(names) and all(float(r["time_vs_best_btree"]) == 1.0 for r in best)
@@ -172,5 +172,6 @@ def test_cli_plots_and_markdown(run):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     md = (out / "performance.md").read_text()
     assert md.startswith("# Performance\n\nkept text")
-    assert "<!-- bench:results:start -->" in md and "| LI default (lin/lin/lin) |" in md
+    assert "<!-- bench:results:start -->" in md and "| LI default (auto) |" in md
+    assert "### Tuned index" in md and "| LI tuned |" in md
     assert md.count("<!-- bench:results:start -->") == 1
