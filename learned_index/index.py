@@ -24,11 +24,10 @@ class LearnedIndex:
     window, verified at its two ends, returns exactly what
     ``np.searchsorted(keys, q)`` returns, for present and absent keys alike.
 
-    Without any of ``stages``, ``n_leaves``, ``n_mid`` and ``max_window``, the
-    configuration is chosen for the data by a cost model over a sample of the
-    keys (:func:`learned_index.tune.auto_config`; 3-stage linear below 2**14
-    keys); :func:`learned_index.tune.tune` searches wider and times lookups.
-    The chosen configuration is in :meth:`stats`.
+    ``stages="auto"`` lets a cost model over a sample of the keys choose the
+    configuration (:func:`learned_index.tune.auto_config`);
+    :func:`learned_index.tune.tune` searches wider and confirms its choice by
+    timing lookups. The configuration in use is in :meth:`stats`.
 
     Parameters
     ----------
@@ -37,7 +36,7 @@ class LearnedIndex:
         float dtypes are widened). Unsorted input is sorted into a copy;
         sorted, contiguous input is used without a copy (do not modify it
         afterwards). Duplicates are allowed. NaN raises ``ValueError``.
-    stages : tuple of str, optional
+    stages : tuple of str or "auto", optional
         ``(root, leaf)`` or ``(root, middle, leaf)``. Root families: linear,
         linear_spline, cubic, radix, loglinear, mlp. Middle and leaf families:
         linear, linear_spline, cubic.
@@ -84,11 +83,10 @@ class LearnedIndex:
     def __init__(self, keys, stages=None, n_leaves=None, search=None, n_mid=None,
                  parallel=False, mlp_hidden=(16,), seed=0, max_window=None):
         arr, copied = _coerce.as_keys(keys)
-        if stages is None and n_leaves is None and n_mid is None and max_window is None:
-            auto = tune.auto_config(arr)
-            if auto is not None:
-                stages, n_leaves, n_mid, max_window = (
-                    auto["stages"], auto["n_leaves"], auto["n_mid"], auto["max_window"])
+        if stages == "auto":
+            auto = tune.auto_config(arr) or {}
+            stages, n_leaves, n_mid, max_window = (
+                auto.get("stages"), auto.get("n_leaves"), auto.get("n_mid"), auto.get("max_window"))
         stages = tuple(stages) if stages is not None else DEFAULT_STAGES
         if len(stages) not in (2, 3):
             raise ValueError(f"stages must have 2 or 3 entries, got {stages!r}")

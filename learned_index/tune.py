@@ -35,28 +35,28 @@ STAGE_GRID = (("linear", "linear", "linear"), ("linear", "linear"), ("radix", "l
               ("cubic", "linear"), ("linear_spline", "linear"), ("cubic", "linear", "linear"))
 AUTO_STAGES = 3
 #: largest sample a candidate is trained on
-SAMPLE = 1 << 18
+SAMPLE = 1 << 19
 #: smallest key count worth tuning; smaller sets get the fixed default
 MIN_TUNE = 1 << 14
-SMALL_DEFAULT = {"stages": ("linear", "linear"), "n_leaves": 1, "n_mid": None, "max_window": None}
+SMALL_DEFAULT = {"stages": ("linear", "linear"), "n_leaves": 1, "n_mid": None}
+#: the default index's size cap (the learned index's design target at 10**7 keys)
+DEFAULT_MAX_BYTES = 4 << 20
 
 
-def _grid(n, stage_grid, max_windows, small=False):
-    """Candidate configurations for ``n`` keys: about 16 to 1024 keys per leaf (or fewer
+def _grid(n, stage_grid, small=False, max_leaves=1 << 20):
+    """Model configurations for ``n`` keys: about 16 to 1024 keys per leaf (or fewer
     leaves, down to 16, when ``small``: for a tight ``max_bytes``)."""
     out = []
     for leaves_log2 in range(4, 21, 2):
         n_leaves = 1 << leaves_log2
-        if n_leaves > max(n // 16, 16):
+        if n_leaves > max(n // 16, 16) or n_leaves > max_leaves:
             break
         if n_leaves < n // 1024 and not small:
             continue
         for stages in stage_grid:
             mids = (max(n_leaves // 2, 1), max(n_leaves // 16, 1)) if len(stages) == 3 else (None,)
             for n_mid in mids:
-                for mw in max_windows:
-                    out.append({"stages": stages, "n_leaves": n_leaves, "n_mid": n_mid,
-                                "max_window": mw})
+                out.append({"stages": stages, "n_leaves": n_leaves, "n_mid": n_mid})
     return out
 
 
@@ -68,75 +68,87 @@ def _full_nbytes(blob, n_leaves, n_mid, fence_floats):
     return 8 * (-(-head // 8) * 8 + n_leaves * leaf_w + fence_floats)
 
 
-def estimate(keys, config, step):
-    """Predicted ``(nbytes, mean log2 window, mean fence probes, ns)`` of ``config`` on ``keys``.
+def estimate(keys, config, step, windows=(None,)):
+    """Predicted size and cost of ``config`` with each ``max_window`` of ``windows``.
 
     Parameters
     ----------
     keys : ndarray
         Sorted keys.
     config : dict
-        ``stages``, ``n_leaves``, ``n_mid``, ``max_window``.
+        ``stages``, ``n_leaves``, ``n_mid`` (its ``max_window`` is ignored).
     step : int
         Sampling step (1 = train on every key).
+    windows : tuple
+        ``max_window`` values to predict; fence leaves are derived from the
+        one sample build, since they replace leaves after training.
 
     Returns
     -------
-    dict with ``nbytes``, ``log2_window``, ``fence_probes`` and ``predicted_ns``.
+    list of dict, one per window, with ``nbytes``, ``log2_window``,
+    ``fence_probes`` and ``predicted_ns``.
 
-    O(n / step).
+    O(n / step) for the build, O(n_leaves) per window.
     """
     from .index import LearnedIndex
 
     sample = keys[::step]
     leaves = max(config["n_leaves"] // step, 1)
     mid = max(config["n_mid"] // step, 1) if config.get("n_mid") else None
-    mw = config.get("max_window")
-    idx = LearnedIndex(sample, stages=config["stages"], n_leaves=leaves, n_mid=mid,
-                       max_window=None if mw is None else max(mw // step, 0))
-    counts, width, fence = idx._leaf_table()
+    idx = LearnedIndex(sample, stages=config["stages"], n_leaves=leaves, n_mid=mid, max_window=None)
+    counts, width, _ = idx._leaf_table()
     m = max(sample.shape[0], 1)
     per = fences.keys_per_fence(keys.itemsize)
-    w_full = np.where(fence, per, width * step)
-    log2_window = float((counts * np.log2(w_full + 1.0)).sum() / m)
-    n_fences = np.where(fence, counts * step / per, 0.0)
-    levels = np.where(fence, np.maximum(np.ceil(np.log(np.maximum(n_fences, 1.0))
-                                                 / np.log(fences.FANOUT)), 1.0), 0.0)
-    fence_probes = float((counts * levels).sum() / m)
-    fence_floats = float((fences.AREA_HEADER + 2 * levels + n_fences * 8 / 7)[fence].sum())
-    nbytes = _full_nbytes(idx.model_, config["n_leaves"], config.get("n_mid"), fence_floats)
-    ns = (COST["base"] + COST["per_stage"] * len(config["stages"]) + COST["per_log2"] * log2_window
-          + COST["per_fence"] * fence_probes + COST["per_size_log2"] * np.log2(max(nbytes, 1)))
-    return {"nbytes": int(nbytes), "log2_window": log2_window, "fence_probes": fence_probes,
-            "predicted_ns": float(ns)}
+    # A window of w sample positions is about step * w positions; two of them are the
+    # sample's own rounding, which full-size windows do not have.
+    w_model = np.maximum(step * (width - 2.0), np.minimum(width, 2.0))
+    out = []
+    for mw in windows:
+        fence = (w_model > mw) & (counts * step > per) if mw is not None else np.zeros_like(counts, bool)
+        w_full = np.where(fence, per, w_model)
+        log2_window = float((counts * np.log2(w_full + 1.0)).sum() / m)
+        n_fences = np.where(fence, counts * step / per, 0.0)
+        levels = np.where(fence, np.maximum(np.ceil(np.log(np.maximum(n_fences, 1.0))
+                                                     / np.log(fences.FANOUT)), 1.0), 0.0)
+        fence_probes = float((counts * levels).sum() / m)
+        fence_floats = float((fences.AREA_HEADER + 2 * levels + n_fences * 8 / 7)[fence].sum())
+        nbytes = _full_nbytes(idx.model_, config["n_leaves"], config.get("n_mid"), fence_floats)
+        ns = (COST["base"] + COST["per_stage"] * len(config["stages"])
+              + COST["per_log2"] * log2_window + COST["per_fence"] * fence_probes
+              + COST["per_size_log2"] * np.log2(max(nbytes, 1)))
+        out.append({"nbytes": int(nbytes), "log2_window": log2_window,
+                    "fence_probes": fence_probes, "predicted_ns": float(ns)})
+    return out
 
 
 def _step(n, sample):
     return max(1, -(-n // sample))
 
 
-def auto_config(keys, max_bytes=None):
+def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     """The cost model's best configuration for ``keys`` (no timing), or None if ``keys`` is small.
 
-    Tries the first :data:`AUTO_STAGES` stage layouts of the grid with and
-    without fences. O(n / step) per candidate.
+    Tries the first :data:`AUTO_STAGES` stage layouts of the grid, at most
+    2**16 leaves, with and without fence leaves, within ``max_bytes``.
+    O(n / step) per model configuration.
     """
     n = keys.shape[0]
     if n < MIN_TUNE:
         return None
     per = fences.keys_per_fence(keys.itemsize)
-    grid = _grid(n, STAGE_GRID[:AUTO_STAGES], (None, 8 * per))
-    scored = _score(keys, grid, _step(n, SAMPLE // 4), max_bytes)
+    grid = _grid(n, STAGE_GRID[:AUTO_STAGES], max_leaves=1 << 16)
+    scored = _score(keys, grid, _step(n, SAMPLE // 2), max_bytes, (None, 8 * per))
     return scored[0][1] if scored else None
 
 
-def _score(keys, grid, step, max_bytes):
+def _score(keys, grid, step, max_bytes, windows):
+    """``(predicted ns, config, estimate)`` of every configuration x window within ``max_bytes``, best first."""
     scored = []
     for config in grid:
-        est = estimate(keys, config, step)
-        if max_bytes is not None and est["nbytes"] > max_bytes:
-            continue
-        scored.append((est["predicted_ns"], config, est))
+        for mw, est in zip(windows, estimate(keys, config, step, windows)):
+            if max_bytes is not None and est["nbytes"] > max_bytes:
+                continue
+            scored.append((est["predicted_ns"], dict(config, max_window=mw), est))
     scored.sort(key=lambda t: (t[0], t[2]["nbytes"]))
     return scored
 
@@ -215,11 +227,12 @@ def tune(keys, max_bytes=None, measure=True, confirm=3, lookups=200_000, repeats
     per = fences.keys_per_fence(arr.itemsize)
     if n >= MIN_TUNE:
         windows = (None, 2 * per, 8 * per, 32 * per)
-        grid, step = _grid(n, stage_grid, windows, small=max_bytes is not None), _step(n, SAMPLE)
+        grid, step = _grid(n, stage_grid, small=max_bytes is not None), _step(n, SAMPLE)
     else:
+        windows = (None,)
         grid, step = [dict(SMALL_DEFAULT, n_leaves=max(n // 64, 1))], 1
-    say(f"scoring {len(grid)} candidates on a sample of {n // step:,} keys")
-    scored = _score(arr, grid, step, max_bytes)
+    say(f"scoring {len(grid) * len(windows)} candidates on a sample of {n // step:,} keys")
+    scored = _score(arr, grid, step, max_bytes, windows)
     if not scored:
         raise ValueError(f"no configuration fits in max_bytes={max_bytes}")
     rows = [dict(config, nbytes=est["nbytes"], predicted_ns=est["predicted_ns"],

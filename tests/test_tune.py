@@ -80,15 +80,16 @@ def test_measured_tuning_returns_an_exact_index():
     assert np.array_equal(again.model_, idx.model_)
 
 
-def test_default_index_uses_the_cost_model():
+def test_auto_stages_use_the_cost_model():
     keys = synthetic("lognormal", 4 * MIN_TUNE)
-    idx = LearnedIndex(keys)
+    idx = LearnedIndex(keys, stages="auto")
     cfg = auto_config(idx.keys)
     st = idx.stats()
     assert (st["stages"], st["n_leaves"], st["max_window"]) == \
         (cfg["stages"], cfg["n_leaves"], cfg["max_window"])
+    assert idx.nbytes <= 4 << 20
     check_arrays(idx, _queries(idx.keys))
-    small = LearnedIndex(np.arange(100, dtype=np.uint64))
+    small = LearnedIndex(np.arange(100, dtype=np.uint64), stages="auto")
     assert small.stats()["stages"] == ("linear", "linear", "linear")
     assert auto_config(np.arange(100, dtype=np.uint64)) is None
 
