@@ -172,7 +172,7 @@ def _pareto(rows):
     return front
 
 
-def tune(keys, max_bytes=None, measure=True, confirm=3, lookups=200_000, repeats=3, seed=0,
+def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats=3, seed=0,
          stage_grid=STAGE_GRID, search_kinds=tuple(SEARCH_KINDS), progress=None):
     """Choose the configuration of a :class:`~learned_index.LearnedIndex` for ``keys``.
 
@@ -187,7 +187,8 @@ def tune(keys, max_bytes=None, measure=True, confirm=3, lookups=200_000, repeats
         Build the ``confirm`` best predictions on the full keys and time
         batch lookups of random present keys; otherwise trust the cost model.
     confirm : int
-        How many predictions to confirm by timing.
+        How many predictions to confirm by timing: the best of each stage
+        layout first.
     lookups, repeats : int
         Size and repetitions of the timed batch (median).
     seed : int
@@ -243,13 +244,14 @@ def tune(keys, max_bytes=None, measure=True, confirm=3, lookups=200_000, repeats
         rng = np.random.default_rng(seed)
         queries = arr[rng.integers(0, n, min(lookups, 4 * n))]
         built = {}
-        for row in rows[:confirm]:
+        chosen = _diverse(rows, confirm)
+        for row in chosen:
             cfg = _config(row)
             say(f"timing {cfg}")
             idx = LearnedIndex(arr, **cfg)
             row.update(nbytes=idx.nbytes, ns=_time_lookups(idx, queries, repeats), measured=True)
             built[id(row)] = idx
-        best = min(rows[:confirm], key=lambda r: (r["ns"], r["nbytes"]))
+        best = min(chosen, key=lambda r: (r["ns"], r["nbytes"]))
         index = built[id(best)]
         kinds = {}
         for kind in search_kinds:
@@ -261,6 +263,21 @@ def tune(keys, max_bytes=None, measure=True, confirm=3, lookups=200_000, repeats
     front = _pareto(rows)
     return {"config": _config(best), "index": index, "front": front, "candidates": rows,
             "seconds": time.perf_counter() - t0}
+
+
+def _diverse(rows, count):
+    """The best predicted row of each stage layout, best first, up to ``count`` rows.
+
+    The cost model ranks layouts less reliably than it ranks sizes within a
+    layout, so timing covers several layouts rather than one layout's variants.
+    """
+    out, seen = [], set()
+    for row in rows:
+        if row["stages"] not in seen:
+            seen.add(row["stages"])
+            out.append(row)
+    out += [r for r in rows if all(r is not o for o in out)]
+    return out[:count]
 
 
 def _config(row):
