@@ -17,7 +17,7 @@ import zlib
 
 import numpy as np
 
-from . import _coerce, _delta, rmi, train
+from . import _coerce, _delta, fences, rmi, train
 from .index import LearnedIndex
 from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG, FORM_MLP, LEAF_FAMILIES, ROOT_FAMILIES
 from .models import mlp
@@ -241,7 +241,7 @@ def read(path, mmap=True, verify=True):
     return meta, parts
 
 
-def check_blob(blob, n, n_leaves, n_mid):
+def check_blob(blob, n, n_leaves, n_mid, itemsize=8):
     """Check that a model blob is laid out so that no lookup reads outside it.
 
     A blob that passes may still be a poor model; lookups stay exact because
@@ -297,10 +297,7 @@ def check_blob(blob, n, n_leaves, n_mid):
         f = blob[o[fence] + rmi.REC_PARAMS]
         if not np.all((f == np.floor(f)) & (f >= 0) & (f + 3 <= size)):
             raise _bad("fence area out of bounds")
-        f = f.astype(np.int64)
-        s, e, c = blob[f], blob[f + 1], blob[f + 2]
-        if not np.all((s == np.floor(s)) & (e == np.floor(e)) & (c == np.floor(c)) & (0 <= s)
-                      & (s <= e) & (e <= n) & (c >= 0) & (f + 3 + c <= size)):
+        if not fences.areas_valid(blob, f.astype(np.int64), n, fences.keys_per_fence(itemsize)):
             raise _bad("fence area out of bounds")
 
 
@@ -371,7 +368,7 @@ def open_store(path, mmap=True, verify=True):
     if verify and (not _delta.strictly_increasing(keys) or
                    (kdt.kind == "f" and n and (np.isnan(keys[0]) or np.isnan(keys[-1])))):
         raise _bad("keys are not sorted and distinct")
-    check_blob(model, n, n_leaves, n_mid)
+    check_blob(model, n, n_leaves, n_mid, kdt.itemsize)
     blob = train._aligned_zeros(model.shape[0])
     blob[:] = model
     try:

@@ -183,3 +183,35 @@ def write_fences(keys, starts, p, leaf_off, leaf_w, rec_params, chosen, area_off
         p[o + rec_params] = f
         f = at
     return f
+
+
+@njit(cache=True)
+def areas_valid(p, starts_f, n, per):
+    """Are the fence areas at offsets ``starts_f`` of blob ``p`` well formed for ``n`` keys?
+
+    Checks what a lookup relies on, so that a damaged blob cannot make it read
+    out of bounds: ``0 <= s <= e <= n``, 1 to 32 levels, each level inside the
+    blob with the entry count its stride implies (``per`` keys per fence).
+    O(levels) per area.
+    """
+    size = p.shape[0]
+    for t in range(starts_f.shape[0]):
+        f = starts_f[t]
+        if f < 0 or f + AREA_HEADER > size:
+            return False
+        s, e, levels = p[f], p[f + 1], p[f + 2]
+        if not (0 <= s <= e <= n and 1 <= levels <= 32) or s != np.floor(s) or e != np.floor(e):
+            return False
+        if levels != np.floor(levels) or f + AREA_HEADER + 2 * levels > size:
+            return False
+        stride = per
+        m = np.int64(e) - np.int64(s)
+        for j in range(np.int64(levels)):
+            at = p[f + AREA_HEADER + 2 * j]
+            c = p[f + AREA_HEADER + 2 * j + 1]
+            if at != np.floor(at) or at < 0 or c != (m + stride - 1) // stride or at + c > size:
+                return False
+            if j == np.int64(levels) - 1 and c > FANOUT:
+                return False
+            stride *= FANOUT
+    return True

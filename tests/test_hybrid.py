@@ -101,3 +101,26 @@ def test_no_fences_without_max_window():
     keys = step_keys(np.uint64)
     st_plain = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=40).stats()
     assert st_plain["fence_leaves"] == 0 and st_plain["max_window"] is None
+
+
+def test_fence_area_validation_catches_damage():
+    """fences.areas_valid (used when a saved store is loaded) accepts real areas, refuses damage."""
+    from learned_index import fences, rmi
+
+    keys = step_keys(np.uint64)
+    idx = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=40, max_window=0)
+    p = idx.model_.copy()
+    off, w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
+    o = off + np.arange(40) * w
+    mark = p.view(np.int32)[2 * o + 2] == fences.FENCE_MARK
+    f = p[o[mark] + rmi.REC_PARAMS].astype(np.int64)
+    per = fences.keys_per_fence(8)
+    assert fences.areas_valid(p, f, keys.size, per)
+    for at, value in ((f[0], keys.size + 1.0),            # s beyond the keys
+                      (f[0] + 2, 0.0),                     # no levels
+                      (f[0] + 4, p[f[0] + 4] + 1),         # bottom level count off by one
+                      (f[0] + 3, float(p.size))):          # level outside the blob
+        bad = p.copy()
+        bad[at] = value
+        assert not fences.areas_valid(bad, f, keys.size, per), at
+    assert not fences.areas_valid(p, np.array([p.size - 1]), keys.size, per)
