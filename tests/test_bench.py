@@ -175,3 +175,11 @@ def test_cli_plots_and_markdown(run):
     assert "<!-- bench:results:start -->" in md and "| LI default (lin/lin/lin) |" in md
     assert "### Tuned index" in md and "| LI tuned |" in md
     assert md.count("<!-- bench:results:start -->") == 1
+
+
+def test_scalar_duel_checks_and_reports():
+    from bench import scalar
+    out = scalar.main(["--datasets", "lognormal", "uniform_sparse", "--n", "3000", "--lookups", "500",
+                       "--rounds", "1"])
+    for r in out.values():
+        assert r["learned_index"] > 0 and r["pygm"] > 0
