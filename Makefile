@@ -18,7 +18,7 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis
