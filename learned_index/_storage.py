@@ -382,23 +382,6 @@ def open_store(path, mmap=True, verify=True):
 
 def index_from_parts(keys, model, starts, stages, search, n_leaves, n_mid, parallel,
                      max_window=None, info=None):
-    """A :class:`LearnedIndex` over ``keys`` from a saved model blob, without training.
-
-    An index with the saved options is built over no keys (no training), so
-    that every attribute ``__init__`` sets exists, then its keys, model and
-    leaf table are replaced (candidate for a ``LearnedIndex._from_parts``).
-    """
-    opts = {"stages": tuple(stages), "search": search, "parallel": bool(parallel)}
-    if max_window is not None:
-        opts["max_window"] = max_window
-    idx = LearnedIndex(keys[:0], **opts)
-    view = keys.view()
-    view.flags.writeable = False
-    idx.keys_ = view
-    idx.model_ = model
-    idx.n_leaves_ = n_leaves
-    idx.n_mid_ = n_mid
-    idx._info = dict(info or {}, starts=np.array(starts, np.int64), build_seconds=0.0)
-    idx._info.setdefault("bent", 0)
-    idx._bind_scalar_kernels()
-    return idx
+    """A :class:`LearnedIndex` over ``keys`` from a saved model blob, without training."""
+    return LearnedIndex._from_parts(keys, model, starts, tuple(stages), search, n_leaves, n_mid,
+                                    parallel, max_window, info)

@@ -127,6 +127,27 @@ class LearnedIndex:
         self._info = info
         self._bind_scalar_kernels()
 
+    @classmethod
+    def _from_parts(cls, keys, model, starts, stages, search, n_leaves, n_mid, parallel,
+                    max_window=None, info=None):
+        """An index over sorted ``keys`` from a trained model blob (no training; for loading).
+
+        The caller vouches for the blob (``learned_index._storage`` checks a
+        saved one before it gets here). ``starts`` is the leaf table of
+        :meth:`stats` (first key of each leaf, then n).
+        """
+        idx = cls(keys[:0], stages=stages, search=search, parallel=parallel, max_window=max_window)
+        view = keys.view()
+        view.flags.writeable = False
+        idx.keys_ = view
+        idx.model_ = model
+        idx.n_leaves_ = n_leaves
+        idx.n_mid_ = n_mid
+        idx._info = dict(info or {}, starts=np.array(starts, np.int64), build_seconds=0.0)
+        idx._info.setdefault("bent", 0)
+        idx._bind_scalar_kernels()
+        return idx
+
     def _with_search(self, search):
         """A copy that shares keys and model but searches its windows with ``search``."""
         twin = object.__new__(LearnedIndex)
