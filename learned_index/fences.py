@@ -58,14 +58,15 @@ def fence_before(pu, p, j, q, right):
 def _fence_before(pu, p, j, q, right):
     if isinstance(q, types.Float):
         def impl(pu, p, j, q, right):
-            k = p[j]
-            return k <= q if right else k < q
+            if right:
+                return p[j] <= q
+            return p[j] < q
         return impl
     if isinstance(q, types.Integer):
         def impl(pu, p, j, q, right):
-            k = pu[j]
-            u = ordered_u64(q)
-            return k <= u if right else k < u
+            if right:
+                return pu[j] <= ordered_u64(q)
+            return pu[j] < ordered_u64(q)
         return impl
     return None
 
