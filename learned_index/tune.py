@@ -188,7 +188,8 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         batch lookups of random present keys; otherwise trust the cost model.
     confirm : int
         How many predictions to confirm by timing: the best of each stage
-        layout first.
+        layout first. The default configuration, plain and hybrid, is timed
+        too when it is in the grid and fits ``max_bytes``.
     lookups, repeats : int
         Size and repetitions of the timed batch (median).
     seed : int
@@ -245,6 +246,7 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         queries = arr[rng.integers(0, n, min(lookups, 4 * n))]
         built = {}
         chosen = _diverse(rows, confirm)
+        chosen += [r for r in rows if _is_anchor(r, n, per) and all(r is not c for c in chosen)]
         for row in chosen:
             cfg = _config(row)
             say(f"timing {cfg}")
@@ -278,6 +280,16 @@ def _diverse(rows, count):
             out.append(row)
     out += [r for r in rows if all(r is not o for o in out)]
     return out[:count]
+
+
+def _is_anchor(row, n, per):
+    """The default index, plain or hybrid (fence leaves past 8 cache lines), always timed:
+    a measured tuning result is never slower than the default it replaces."""
+    from .index import default_n_leaves
+
+    leaves = default_n_leaves(n)
+    return (row["stages"] == ("linear", "linear", "linear") and row["n_leaves"] == leaves
+            and row["n_mid"] == max(1, leaves // 2) and row["max_window"] in (None, 8 * per))
 
 
 def _config(row):

@@ -101,3 +101,16 @@ def test_tiny_and_empty_inputs():
         idx = LearnedIndex(keys, **res["config"])
         q = np.array([-1, 0, 5, 999, 2000], dtype=idx.keys.dtype if keys.dtype.kind != "u" else np.int64)
         assert np.array_equal(idx.lower_bound(q), np.searchsorted(idx.keys, q))
+
+
+def test_default_configuration_is_always_timed():
+    """The measured choice is never a configuration slower than the default it would replace."""
+    keys = synthetic("clustered", 64 * 4**6)            # default n_leaves 4**6 lies on the grid
+    res = tune(keys, confirm=1, lookups=5_000, repeats=1, search_kinds=("binary",))
+    timed = [r for r in res["candidates"] if r["measured"]]
+    anchors = [r for r in timed if r["stages"] == ("linear", "linear", "linear")
+               and r["n_leaves"] == 4**6 and r["n_mid"] == 4**6 // 2]
+    assert {r["max_window"] for r in anchors} == {None, 64} and len(timed) == 3
+    fastest = min(timed, key=lambda r: (r["ns"], r["nbytes"]))
+    assert {k: res["config"][k] for k in ("stages", "n_leaves", "n_mid", "max_window")} == \
+        {k: fastest[k] for k in ("stages", "n_leaves", "n_mid", "max_window")}
