@@ -183,3 +183,23 @@ def test_scalar_duel_checks_and_reports():
                        "--rounds", "1"])
     for r in out.values():
         assert r["learned_index"] > 0 and r["pygm"] > 0
+
+
+def test_kv_bench_smoke(tmp_path, capsys):
+    from bench import kv
+    res = kv.main(["--n", "20000", "--ops-9505", "4000", "--ops-5050", "2000", "--point-reads",
+                   "2000", "--getmany-queries", "20000", "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert res["verified"] and "All answers verified" in printed and "Targets" in printed
+    d = json.loads((tmp_path / "kv.json").read_text())
+    assert d["machine"]["command"].startswith("python -m bench.kv") and d["n"] == 20_000
+    rows = list(csv.DictReader((tmp_path / "kv.csv").open()))
+    assert len(rows) == len(d["rows"]) and all(float(r["ns_per_op"]) > 0 for r in rows)
+    mixed = {(r["workload"][:5], r["competitor"].split(" (")[0]) for r in rows if r["part"] == "mixed"}
+    for w in ("95/5:", "50/50"):
+        assert {(w, c) for c in ("LearnedKV", "SortedDict", "B+tree")} <= mixed
+    assert {r["part"] for r in rows} == {"getmany", "point", "mixed", "open"}
+    assert [t["target"][:8] for t in d["targets"]] == ["get_many", "point re", "mixed 95", "open wit"]
+    assert all(t["measured"] > 0 and t["met"] in (True, False, None) for t in d["targets"])
+    with pytest.raises(SystemExit, match="WRONG ANSWERS"):
+        kv._check("a peer", [1.0], [2.0])
