@@ -18,23 +18,16 @@ reader takes one reference to the state and never sees a half-state.
 """
 import threading
 
-import numba
 import numpy as np
 
 from . import _coerce, _delta, _storage
-from .index import LearnedIndex
+from .index import LearnedIndex, _entry_point
 
 __all__ = ["LearnedKV"]
 
 _INDEX_OPTIONS = ("stages", "n_leaves", "search", "n_mid", "parallel", "mlp_hidden", "seed",
                   "max_window")
 _CHUNK = 1 << 16
-
-
-def _entry_point(kernel, args):
-    """Compile ``kernel`` for ``args`` and return its compiled entry point (as index.py does)."""
-    kernel(*args)
-    return kernel.overloads[tuple(numba.typeof(a) for a in args)].entry_point
 
 
 def _frozen(a):
