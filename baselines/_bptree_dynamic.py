@@ -218,8 +218,7 @@ def bound_many(lk, lc, ik, ic, isz, icnt, meta, qs, out, right, kind, node_kind)
     for g0 in range(0, qs.shape[0], GROUP):
         g1 = min(g0 + GROUP, qs.shape[0])
         _group(lk, lc, ik, ic, isz, icnt, meta, qs, g0, g1, node, rank, slot, right, kind, node_kind)
-        for j in range(g1 - g0):
-            out[g0 + j] = rank[j] + slot[j]
+        out[g0:g1] = rank[:g1 - g0] + slot[:g1 - g0]
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -233,8 +232,7 @@ def bound_many_parallel(lk, lc, ik, ic, isz, icnt, meta, qs, out, right, kind, n
         g0 = g * GROUP
         g1 = min(g0 + GROUP, m)
         _group(lk, lc, ik, ic, isz, icnt, meta, qs, g0, g1, node, rank, slot, right, kind, node_kind)
-        for j in range(g1 - g0):
-            out[g0 + j] = rank[j] + slot[j]
+        out[g0:g1] = rank[:g1 - g0] + slot[:g1 - g0]
 
 
 @njit(cache=True, nogil=True)

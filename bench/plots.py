@@ -21,6 +21,12 @@ FAMILY_STYLE = {"binary": ("black", "s"), "bplustree": ("tab:blue", "o"),
                 "learned": ("tab:red", "^"), "tuned": ("darkred", "*"), "peer": ("tab:green", "D")}
 
 
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _grid(count):
     cols = min(4, max(1, count))
     rows = math.ceil(count / cols)
@@ -55,9 +61,7 @@ def pareto(rows, path):
         ax.tick_params(labelsize=6)
     handles = [plt.Line2D([], [], color=c, marker=m, ls="", label=f) for f, (c, m) in FAMILY_STYLE.items()]
     fig.legend(handles=handles, loc="upper right", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def cdf(plot_data, path):
@@ -77,9 +81,7 @@ def cdf(plot_data, path):
         ax.set_ylabel("position", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.legend(fontsize=5)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def leaf_errors(plot_data, path):
@@ -94,9 +96,7 @@ def leaf_errors(plot_data, path):
         ax.set_xlabel("log2(search window + 1)", fontsize=7)
         ax.set_ylabel("leaves", fontsize=7)
         ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def write_all(results, out_dir):

@@ -287,10 +287,8 @@ def check_blob(blob, n, n_leaves, n_mid, itemsize=8):
         a, b = pi[2 * o + 2], pi[2 * o + 3]
         if np.any(a < 0) or np.any(b < a) or np.any(b >= n_leaves):
             raise _bad("middle stage routes outside the leaves")
-    o = leaf + np.arange(n_leaves) * g[rmi.H_LEAF_W]
-    width = pi[2 * o + 2]
-    mark = getattr(rmi, "FENCE_MARK", None)       # fence leaves exist in this version?
-    fence = width == mark if mark is not None else np.zeros(width.shape[0], bool)
+    o, width = rmi.leaf_records(blob)
+    fence = width == fences.FENCE_MARK
     if np.any((width < 0) & ~fence):
         raise _bad("negative leaf window")
     if fence.any():                 # fence leaves (learned_index.fences): area p[f:] in bounds

@@ -270,13 +270,10 @@ class LearnedIndex:
 
         A fence leaf's width is that of its last-mile search (one fence's keys).
         """
-        p = self.model_
         counts = np.diff(self._info["starts"])
         if not self.n_leaves_:
             return counts, np.zeros(0, np.int64), np.zeros(0, bool)
-        off, w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
-        pairs = p[off:off + self.n_leaves_ * w].view(np.int32).reshape(self.n_leaves_, 2 * w)
-        width = pairs[:, 2].astype(np.int64)
+        _, width = rmi.leaf_records(self.model_)
         fence = width == fences.FENCE_MARK
         width[fence] = fences.keys_per_fence(self.keys_.dtype.itemsize)
         return counts, width, fence

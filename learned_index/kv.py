@@ -615,7 +615,6 @@ class LearnedKV:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise _storage._bad(f"bad options ({e})") from None
         index, dkeys, dlive = f["index"], f["delta_keys"], f["delta_live"]
-        n = len(index)
         st = self._new_state(index, f["values"], capacity=max(64, 2 * dkeys.shape[0]))
         self._state = st
         if dkeys.shape[0]:

@@ -42,7 +42,7 @@ from ._pointer import as_pointer
 from ._prefetch import prefetch
 from .fences import (FENCE_MARK, fence_begin, fence_final, fence_node, fence_step, fence_window,
                      keys_per_fence)
-from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG, FORM_MLP
+from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
 
@@ -55,6 +55,15 @@ REC_PARAMS = 2          # params start after the base key and the int32 pair
 def record_width(form):
     """Floats per record for an evaluation form (4 = 32 bytes, 8 = one cache line)."""
     return 4 if form == FORM_LINEAR else 8
+
+
+def leaf_records(p):
+    """``(offsets, widths)`` of the leaf records of blob ``p``: each record's offset in
+    ``p`` and its stored window width (int64; :data:`.fences.FENCE_MARK` for a fence leaf)."""
+    n_leaves = int(p[H_N_LEAVES])
+    off, w = int(p[H_LEAF_OFF]), int(p[H_LEAF_W])
+    widths = p[off:off + n_leaves * w].view(np.int32)[2::2 * w].astype(np.int64)
+    return off + np.arange(n_leaves, dtype=np.int64) * w, widths
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -11,7 +11,6 @@ error bound), finishes with an exponential search over the whole array.
 The learned index and the B+tree share these kernels, so that both pay the
 same last-mile cost (as in SOSD).
 """
-import numpy as np
 from numba import njit
 
 BINARY = 0

@@ -235,9 +235,8 @@ def _add_fences(keys, starts, p, max_window):
     Only leaves of more keys than one fence covers qualify. The fence areas
     are appended to the blob, which is reallocated once. O(n / F).
     """
-    n_leaves = int(p[rmi.H_N_LEAVES])
     leaf_off, leaf_w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
-    widths = p[leaf_off:leaf_off + n_leaves * leaf_w].view(np.int32)[2::2 * leaf_w]
+    _, widths = rmi.leaf_records(p)
     per = fences.keys_per_fence(keys.itemsize)
     chosen = np.flatnonzero((widths > max_window) & (np.diff(starts) > per)).astype(np.int64)
     if chosen.size == 0:

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from . import fences, rmi, train
+from . import fences, rmi
 from .search import SEARCH_KINDS
 
 #: ns per lookup = base + per_stage * stages + per_log2 * E[log2(w + 1)] + per_fence * E[fence probes]

@@ -7,7 +7,6 @@ constant model ``y[0]`` — the first position, which suits lower-bound search.
 A negative slope (only possible through rounding, since positions increase
 with keys) is clamped to zero so that the model stays monotone.
 """
-import numpy as np
 from numba import njit
 
 N_PARAMS = 2

@@ -5,7 +5,6 @@ inside the output range: a power-of-two scale, so the multiplication is exact
 and the model is the prefix of the key. Evaluated with :func:`.linear.predict`.
 Root only: it needs no training beyond the key range.
 """
-import numpy as np
 from numba import njit
 
 from .linear import predict  # noqa: F401  (same evaluation form)
