@@ -1,0 +1,109 @@
+"""``python -m bench.calibrate``: fit the tuner's cost model to measured batch lookups.
+
+For every dataset and every configuration of the tuner's grid (each with and
+without fence leaves), this computes the tuner's own estimate of the features
+(:func:`learned_index.tune.estimate`), builds the index on the full keys and
+times batch lookups of random present keys (median of ``--repeats``, every
+answer checked). Non-negative least squares of the relative error then fits the weights of
+the cost model's terms (:func:`learned_index.tune.features`)::
+
+    ns = base + per_stage * stages + per_log2 * E[log2(w + 1)]
+         + per_fence * E[fence levels] + per_log2_past_l2 * max(log2(bytes / L2), 0)
+
+It prints the constants (to be copied into ``learned_index.tune.COST``), the
+fit's relative error and how often the model's best configuration per dataset
+was within 10% of the measured best.
+
+Example::
+
+    python -m bench.calibrate --n 1e7 --datasets uniform_dense lognormal clustered osm fb books
+"""
+import argparse
+import json
+import time
+
+import numpy as np
+
+from . import datasets
+
+def _features(config, est, nbytes):
+    from learned_index import tune
+
+    terms = tune.features(config["stages"], est["log2_window"], est["fence_probes"], nbytes)
+    return [terms[k] for k in tune.COST]
+
+
+def measure(keys, lookups=1_000_000, repeats=3, seed=0):
+    """Rows ``(config, features, measured ns)`` over the tuner's grid for ``keys``."""
+    from learned_index import LearnedIndex, tune
+    from learned_index.fences import keys_per_fence
+
+    n = keys.shape[0]
+    qs = keys[np.random.default_rng(seed).integers(0, n, lookups)]
+    want = np.searchsorted(keys, qs)
+    step = tune._step(n, tune.SAMPLE)
+    windows = (None, 8 * keys_per_fence(keys.itemsize))
+    rows = []
+    for config in tune._grid(n, tune.STAGE_GRID):
+        for mw, est in zip(windows, tune.estimate(keys, config, step, windows)):
+            cfg = dict(config, max_window=mw)
+            idx = LearnedIndex(keys, **cfg)
+            if not np.array_equal(idx.lower_bound(qs), want):
+                raise SystemExit(f"*** WRONG ANSWERS from {cfg}: calibration aborted")
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                idx.lower_bound(qs)
+                times.append(time.perf_counter() - t)
+            rows.append((cfg, _features(config, est, idx.nbytes),
+                         float(np.median(times)) / lookups * 1e9))
+    return rows
+
+
+def fit(rows):
+    """Constants ``{name: value}`` for ``rows``: non-negative least squares of the
+    *relative* error, so that fast configurations, the ones a tuner must rank,
+    weigh as much as slow ones."""
+    from scipy.optimize import nnls
+
+    from learned_index import tune
+
+    b = np.array([r[2] for r in rows])
+    a = np.array([r[1] for r in rows]) / b[:, None]
+    coef, _ = nnls(a, np.ones_like(b))
+    return dict(zip(tune.COST, (round(float(c), 2) for c in coef)))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m bench.calibrate", description=__doc__.split("\n")[0])
+    ap.add_argument("--datasets", nargs="+",
+                    default=["uniform_dense", "lognormal", "clustered", "osm", "fb", "books"])
+    ap.add_argument("--n", type=lambda s: int(float(s)), default=10_000_000)
+    ap.add_argument("--lookups", type=lambda s: int(float(s)), default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", help="write the measured rows to this JSON file")
+    args = ap.parse_args(argv)
+    by_set = {}
+    for name in args.datasets:
+        t = time.perf_counter()
+        by_set[name] = measure(datasets.GENERATORS[name](args.n), args.lookups, args.repeats)
+        print(f"{name}: {len(by_set[name])} configurations timed in {time.perf_counter() - t:.0f} s",
+              flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({k: [[str(c), x, ns] for c, x, ns in rs] for k, rs in by_set.items()}, f)
+    rows = [r for rs in by_set.values() for r in rs]
+    cost = fit(rows)
+    print("COST =", cost)
+    coef = np.array(list(cost.values()))
+    for name, rs in by_set.items():
+        pred = np.array([r[1] for r in rs]) @ coef
+        ns = np.array([r[2] for r in rs])
+        pick = int(np.argmin(pred))
+        print(f"{name:14} mean |error| {np.mean(np.abs(pred - ns) / ns):5.1%}  model's pick "
+              f"{ns[pick]:6.1f} ns vs best {ns.min():6.1f} ns ({rs[pick][0]})")
+    return cost, by_set
+
+
+if __name__ == "__main__":
+    main()
