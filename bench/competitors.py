@@ -7,11 +7,12 @@ and groups accepted by ``--indexes``:
     ``np.searchsorted`` on the sorted array (SOSD's BinarySearch).
 ``bplustree16`` ... ``bplustree256`` (group ``bplustree``)
     this project's static B+tree at every node size.
-``li_default``, ``li_auto``, ``li_hybrid``, ``li_linear2``, ``li_radix``, ``li_cubic``, ``li_compact``
+``li_default``, ``li_fixed``, ``li_hybrid``, ``li_linear2``, ``li_radix``, ``li_cubic``, ``li_compact``
 (group ``learned``: the hand-picked grid)
-    :class:`learned_index.LearnedIndex`: the default (3-stage linear, about
-    64 keys per leaf), ``stages="auto"`` (the cost model's choice,
-    :func:`learned_index.tune.auto_config`), the default as a hybrid index
+    :class:`learned_index.LearnedIndex`: the default ``LearnedIndex(keys)``
+    (configured by the cost model within 4 MB,
+    :func:`learned_index.tune.auto_config`), the fixed configuration
+    (3-stage linear, about 64 keys per leaf), the same as a hybrid index
     (fence leaves where a window exceeds 64 keys), a 2-stage linear RMI, a
     radix root, a cubic root, and a compact 3-stage with one leaf per ~1024 keys.
 ``li_tuned`` (group ``tuned``, or ``--tune``)
@@ -67,8 +68,9 @@ def _specs():
     out += [Spec(f"bplustree{b}", f"B+tree {b}", "bplustree", BPlusTreeAdapter, {"node_size": b})
             for b in NODE_SIZES]
     out += [
-        Spec("li_default", "LI default (lin/lin/lin)", "learned", LearnedIndexAdapter),
-        Spec("li_auto", "LI auto (cost model)", "learned", LearnedIndexAdapter, {"stages": "auto"}),
+        Spec("li_default", "LI default (auto)", "learned", LearnedIndexAdapter),
+        Spec("li_fixed", "LI fixed lin/lin/lin", "learned", LearnedIndexAdapter,
+             {"stages": ("linear", "linear", "linear")}),
         Spec("li_hybrid", "LI hybrid lin/lin/lin", "learned", LearnedIndexAdapter,
              {"stages": ("linear", "linear", "linear"), "max_window": 64}),
         Spec("li_linear2", "LI lin/lin", "learned", LearnedIndexAdapter,
@@ -96,7 +98,7 @@ SPECS = _specs()
 #: named groups of competitors
 GROUPS = {
     "bplustree": [n for n in SPECS if n.startswith("bplustree")],
-    "learned": ["li_default", "li_auto", "li_hybrid", "li_linear2", "li_radix", "li_cubic",
+    "learned": ["li_default", "li_fixed", "li_hybrid", "li_linear2", "li_radix", "li_cubic",
                 "li_compact"],
     "tuned": ["li_tuned"],
     "search_kinds": [n for n in SPECS if n.startswith("li_search_")],

@@ -24,10 +24,15 @@ class LearnedIndex:
     window, verified at its two ends, returns exactly what
     ``np.searchsorted(keys, q)`` returns, for present and absent keys alike.
 
-    ``stages="auto"`` lets a cost model over a sample of the keys choose the
-    configuration (:func:`learned_index.tune.auto_config`);
-    :func:`learned_index.tune.tune` searches wider and confirms its choice by
-    timing lookups. The configuration in use is in :meth:`stats`.
+    Without a configuration (or with ``stages="auto"``) the index configures
+    itself: a cost model chooses the stages, ``n_leaves`` and fence leaves
+    within 4 MB, from windows measured on a sample of leaves
+    (:func:`learned_index.tune.auto_config`; a few tenths of a second at
+    10**7 keys). Below 2**14 keys, and whenever any of ``stages``,
+    ``n_leaves``, ``n_mid`` or ``max_window`` is given, the fixed defaults
+    below fill in the rest. :func:`learned_index.tune.tune` searches wider
+    and confirms its choice by timing lookups. The configuration in use is
+    in :meth:`stats`.
 
     Parameters
     ----------
@@ -39,9 +44,9 @@ class LearnedIndex:
     stages : tuple of str or "auto", optional
         ``(root, leaf)`` or ``(root, middle, leaf)``. Root families: linear,
         linear_spline, cubic, radix, loglinear, mlp. Middle and leaf families:
-        linear, linear_spline, cubic.
+        linear, linear_spline, cubic. Fixed default: three linear stages.
     n_leaves : int, optional
-        Number of leaf models (default: about one per 64 keys, at most 2**16).
+        Number of leaf models (fixed default: about one per 64 keys, at most 2**16).
     search : {"binary", "branchless", "exponential", "linear"}, optional
         Last-mile search inside the error window.
     n_mid : int, optional
@@ -83,10 +88,12 @@ class LearnedIndex:
     def __init__(self, keys, stages=None, n_leaves=None, search=None, n_mid=None,
                  parallel=False, mlp_hidden=(16,), seed=0, max_window=None):
         arr, copied = _coerce.as_keys(keys)
-        if stages == "auto":
-            auto = tune.auto_config(arr) or {}
+        auto = None
+        if stages == "auto" or (stages, n_leaves, n_mid, max_window) == (None,) * 4:
+            auto = tune.auto_config(arr, tune.DEFAULT_MAX_BYTES)
             stages, n_leaves, n_mid, max_window = (
-                auto.get("stages"), auto.get("n_leaves"), auto.get("n_mid"), auto.get("max_window"))
+                (auto or {}).get(k) for k in ("stages", "n_leaves", "n_mid", "max_window"))
+        auto = auto is not None
         stages = tuple(stages) if stages is not None else DEFAULT_STAGES
         if len(stages) not in (2, 3):
             raise ValueError(f"stages must have 2 or 3 entries, got {stages!r}")
@@ -118,12 +125,18 @@ class LearnedIndex:
         if n:
             self.model_, info = train.build(arr, stages, n_leaves, n_mid, tuple(mlp_hidden), seed,
                                             max_window)
+            if auto and max_window is not None and self.model_.nbytes > tune.DEFAULT_MAX_BYTES:
+                # fence areas are estimated; the models alone fit the cap exactly
+                max_window = None
+                self.model_, info = train.build(arr, stages, n_leaves, n_mid, tuple(mlp_hidden),
+                                                seed, None)
         else:
             self.model_, info = train._aligned_zeros(rmi.HEADER), {
                 "starts": np.zeros(1, np.int64), "bent": 0, "build_seconds": 0.0}
         self.n_leaves_ = n_leaves if n else 0
         self.n_mid_ = n_mid if n else 0
         self.max_window_ = max_window
+        self.auto_ = auto
         self._info = info
         self._bind_scalar_kernels()
 
@@ -293,7 +306,9 @@ class LearnedIndex:
             every family but a numerically wiggling cubic); the hybrid index's
             ``max_window``, ``fence_leaves`` (leaves replaced by fences) and
             ``fence_keys`` (keys in them). A fence leaf's window counts as one
-            fence's keys.
+            fence's keys. ``auto`` tells whether the cost model chose the
+            configuration (False below 2**14 keys, for a given configuration
+            and for a loaded index).
         """
         counts, width, fence = self._leaf_table()
         width = width.astype(np.float64)
@@ -301,7 +316,7 @@ class LearnedIndex:
         used = counts > 0
         return {
             "stages": self.stages_, "n_leaves": self.n_leaves_, "n_mid": self.n_mid_,
-            "search": self.search_, "n_keys": len(self), "nbytes": self.nbytes,
+            "auto": self.auto_, "search": self.search_, "n_keys": len(self), "nbytes": self.nbytes,
             "build_seconds": self._info["build_seconds"],
             "empty_leaves": int((~used).sum()) if self.n_leaves_ else 0,
             "mean_error": float((counts * width).sum() / n),

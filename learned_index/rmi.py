@@ -42,7 +42,7 @@ from ._pointer import as_pointer
 from ._prefetch import prefetch
 from .fences import (FENCE_MARK, fence_begin, fence_final, fence_node, fence_step, fence_window,
                      keys_per_fence)
-from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG
+from .models import FORM_CUBIC, FORM_LINEAR, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
 
@@ -69,15 +69,21 @@ def leaf_records(p):
 # --------------------------------------------------------------------------- evaluation
 
 @njit(cache=True, inline="always")
-def evaluate(form, p, o, x):
-    """Evaluate the model of evaluation form ``form`` stored at ``p[o:]``."""
+def evaluate(form, p, o, x, network=False):
+    """Evaluate the model of evaluation form ``form`` stored at ``p[o:]``.
+
+    ``network`` must be true where the form may be the network model's: its
+    evaluation is a call, not inlined code, and a call in a lookup loop blocks
+    LLVM's optimisation of the whole loop (several times slower routing), so
+    kernels compile it in only for indexes with a network root.
+    """
     if form == FORM_LINEAR:
         return linear.predict(p, o, x)
     if form == FORM_CUBIC:
         return cubic.predict(p, o, x)
-    if form == FORM_LOG:
-        return loglinear.predict(p, o, x)
-    return mlp.predict(p, o, x)
+    if network and form == FORM_MLP:
+        return mlp.predict(p, o, x)
+    return loglinear.predict(p, o, x)
 
 
 @njit(cache=True, inline="always")
@@ -94,18 +100,36 @@ def leaf_position(p, pu, pf, form, o, q, n):
     return clamp_index(evaluate(form, p, o + REC_PARAMS, x), n)
 
 
+#: fields of a layout tuple (see :func:`layout`)
+(L_ROOT_FORM, L_ROOT_OFF, L_N_MID, L_MID_OFF, L_MID_W, L_MID_FORM, L_N_LEAVES, L_LEAF_OFF,
+ L_LEAF_W, L_LEAF_FORM) = range(10)
+
+
 @njit(cache=True, inline="always")
-def route(p, pu, pi, kbu, kbf, q):
-    """The leaf a query is routed to (root, then the middle stage if any)."""
-    n_mid = np.int64(p[H_N_MID])
-    n_leaves = np.int64(p[H_N_LEAVES])
+def layout(p):
+    """The header fields a lookup reads, as one tuple of int64 (read once per batch)."""
+    return (np.int64(p[H_ROOT_FORM]), np.int64(p[H_ROOT_OFF]), np.int64(p[H_N_MID]),
+            np.int64(p[H_MID_OFF]), np.int64(p[H_MID_W]), np.int64(p[H_MID_FORM]),
+            np.int64(p[H_N_LEAVES]), np.int64(p[H_LEAF_OFF]), np.int64(p[H_LEAF_W]),
+            np.int64(p[H_LEAF_FORM]))
+
+
+@njit(cache=True, inline="always")
+def route(p, pu, pi, lay, kbu, kbf, q, network=True):
+    """The leaf a query is routed to (root, then the middle stage if any).
+
+    ``network=False`` (a compile-time constant) leaves out the network root
+    (see :func:`evaluate`).
+    """
+    n_mid = lay[L_N_MID]
+    n_leaves = lay[L_N_LEAVES]
     x = key_delta(q, kbu, kbf)
     top = n_mid if n_mid > 0 else n_leaves
-    i = clamp_index(evaluate(np.int64(p[H_ROOT_FORM]), p, np.int64(p[H_ROOT_OFF]), x), top - 1)
+    i = clamp_index(evaluate(lay[L_ROOT_FORM], p, lay[L_ROOT_OFF], x, network), top - 1)
     if n_mid == 0:
         return i
-    o = np.int64(p[H_MID_OFF]) + i * np.int64(p[H_MID_W])
-    leaf = mid_position(p, pu, np.int64(p[H_MID_FORM]), o, q, n_leaves - 1)
+    o = lay[L_MID_OFF] + i * lay[L_MID_W]
+    leaf = mid_position(p, pu, lay[L_MID_FORM], o, q, n_leaves - 1)
     a = np.int64(pi[2 * o + 2])
     b = np.int64(pi[2 * o + 3])
     return min(max(leaf, a), b)
@@ -127,11 +151,10 @@ def leaf_window(keys, p, pu, pi, pf, form, o, q, right):
 
 
 @njit(cache=True, inline="always")
-def window(keys, p, pu, pi, pf, kbu, kbf, q, right):
+def window(keys, p, pu, pi, pf, lay, kbu, kbf, q, right):
     """The model's guess and window ``(pos, lo, hi)`` for ``q`` (q within the key range)."""
-    leaf = route(p, pu, pi, kbu, kbf, q)
-    o = np.int64(p[H_LEAF_OFF]) + leaf * np.int64(p[H_LEAF_W])
-    pos, hi = leaf_window(keys, p, pu, pi, pf, np.int64(p[H_LEAF_FORM]), o, q, right)
+    o = lay[L_LEAF_OFF] + route(p, pu, pi, lay, kbu, kbf, q) * lay[L_LEAF_W]
+    pos, hi = leaf_window(keys, p, pu, pi, pf, lay[L_LEAF_FORM], o, q, right)
     return pos, pos, hi
 
 
@@ -171,7 +194,7 @@ def _locate(keys, p, pu, pi, pf, kbu, kbf, q, right, kind):
         return 0
     if _search.before(keys[n - 1], q, right):
         return n
-    pos, lo, hi = window(keys, p, pu, pi, pf, kbu, kbf, q, right)
+    pos, lo, hi = window(keys, p, pu, pi, pf, layout(p), kbu, kbf, q, right)
     prefetch_window(keys, lo, hi)
     r = _search.in_window(keys, q, lo, hi, pos, kind, right)
     return _search.settle(keys, q, r, right)
@@ -239,8 +262,18 @@ GROUP = 16
 CHUNK = 4096
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _bound_range(keys, p, qs, out, start, stop, right, kind):
+    """Bounds of ``qs[start:stop]`` into ``out``: :func:`_bound_groups` compiled with
+    the network root only for indexes that have one (see :func:`evaluate`)."""
+    if np.int64(p[H_ROOT_FORM]) == FORM_MLP:
+        _bound_groups(keys, p, qs, out, start, stop, right, kind, True)
+    else:
+        _bound_groups(keys, p, qs, out, start, stop, right, kind, False)
+
+
+@njit(cache=True, inline="always")
+def _bound_groups(keys, p, qs, out, start, stop, right, kind, network):
     """Bounds of ``qs[start:stop]`` into ``out``, :data:`GROUP` queries at a time.
 
     Each group runs in three phases — route and prefetch the leaf records,
@@ -250,6 +283,7 @@ def _bound_range(keys, p, qs, out, start, stop, right, kind):
     round, prefetching the next nodes, as a B+tree's batch does.
     """
     pu, pi, pf = _views(p)
+    lay = layout(p)
     n = keys.shape[0]
     if n == 0:
         out[start:stop] = 0
@@ -257,9 +291,9 @@ def _bound_range(keys, p, qs, out, start, stop, right, kind):
     kbu, kbf = key_bits(keys[0])
     first = keys[0]
     last = keys[n - 1]
-    leaf_off = np.int64(p[H_LEAF_OFF])
-    leaf_w = np.int64(p[H_LEAF_W])
-    form = np.int64(p[H_LEAF_FORM])
+    leaf_off = lay[L_LEAF_OFF]
+    leaf_w = lay[L_LEAF_W]
+    form = lay[L_LEAF_FORM]
     per = keys_per_fence(keys.itemsize)
     rec = np.empty(GROUP, dtype=np.int64)
     pos = np.empty(GROUP, dtype=np.int64)
@@ -276,7 +310,7 @@ def _bound_range(keys, p, qs, out, start, stop, right, kind):
                 rec[t] = -1
                 out[g + t] = n
             else:
-                rec[t] = leaf_off + route(p, pu, pi, kbu, kbf, q) * leaf_w
+                rec[t] = leaf_off + route(p, pu, pi, lay, kbu, kbf, q, network) * leaf_w
                 prefetch(p, rec[t])
         descending = 0
         for t in range(m):
@@ -336,7 +370,7 @@ def contains_one(keys, p, q, right, kind):
 def contains_many(keys, p, qs, out, kind):
     """Batch membership into the bool array ``out``."""
     pos = np.empty(qs.shape[0], dtype=np.int64)
-    _bound_range(keys, p, qs, pos, 0, qs.shape[0], False, kind)
+    _bound_range(keys, p, qs, pos, 0, qs.shape[0], np.bool_(False), kind)
     n = keys.shape[0]
     for j in range(qs.shape[0]):
         out[j] = pos[j] < n and keys[pos[j]] == qs[j]
@@ -356,6 +390,7 @@ def windows_many(keys, p, qs, out, right):
         out[:] = 0
         return
     kbu, kbf = key_bits(keys[0])
+    lay = layout(p)
     for j in range(qs.shape[0]):
         q = qs[j]
         if q <= keys[0]:
@@ -363,7 +398,7 @@ def windows_many(keys, p, qs, out, right):
         elif q > keys[n - 1]:
             out[j, 0] = out[j, 1] = out[j, 2] = n
         else:
-            pos, lo, hi = window(keys, p, pu, pi, pf, kbu, kbf, q, right)
+            pos, lo, hi = window(keys, p, pu, pi, pf, lay, kbu, kbf, q, right)
             out[j, 0] = pos
             out[j, 1] = lo
             out[j, 2] = hi

@@ -27,7 +27,8 @@ import numpy as np
 from numba import njit
 
 from . import fences, rmi
-from .models import FAMILIES, FORM_CUBIC, FORM_LINEAR, LEAF_CODES, cubic, linear, linear_spline, mlp
+from .models import (FAMILIES, FORM_CUBIC, FORM_LINEAR, FORM_MLP, LEAF_CODES, cubic, linear,
+                     linear_spline, mlp)
 from .models.common import key_bits, key_delta
 
 _MAX_SHIFTS = 16
@@ -45,19 +46,33 @@ def _offsets(keys, lo, hi, base):
 
 
 @njit(cache=True)
-def _route_all(keys, p):
-    """Leaf of every key, forced non-decreasing (see :func:`build`)."""
+def route_keys(keys, p, lo, hi):
+    """Leaf of each key of ``keys[lo:hi]``, forced non-decreasing; ``(ids, bent)``.
+
+    Routing is computed exactly as a lookup's, from the root's base key
+    ``keys[0]``; ``bent`` counts keys whose route had to be straightened
+    (0 for monotone models, see :func:`build`).
+    """
+    if np.int64(p[rmi.H_ROOT_FORM]) == FORM_MLP:
+        return _route_keys(keys, p, lo, hi, True)
+    return _route_keys(keys, p, lo, hi, False)
+
+
+@njit(cache=True, inline="always")
+def _route_keys(keys, p, lo, hi, network):
+    """:func:`route_keys`, with or without the network root (see :func:`.rmi.evaluate`)."""
     pu, pi, pf = rmi._views(p)
+    lay = rmi.layout(p)
     kbu, kbf = key_bits(keys[0])
-    ids = np.empty(keys.shape[0], dtype=np.int64)
+    ids = np.empty(hi - lo, dtype=np.int64)
     last = 0
     bent = 0
-    for j in range(keys.shape[0]):
-        leaf = rmi.route(p, pu, pi, kbu, kbf, keys[j])
+    for j in range(lo, hi):
+        leaf = rmi.route(p, pu, pi, lay, kbu, kbf, keys[j], network)
         if leaf < last:
             bent += 1
             leaf = last
-        ids[j] = leaf
+        ids[j - lo] = leaf
         last = leaf
     return ids, bent
 
@@ -248,6 +263,69 @@ def _add_fences(keys, starts, p, max_window):
     return out
 
 
+def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, n_total=None):
+    """The blob of an RMI with trained root and middle stages and unfitted leaves.
+
+    ``keys`` may be a systematic sample (every ``step``-th key) of ``n_total``
+    keys: targets are then the keys' positions in the full array, so that the
+    upper stages route the full keys much as a full build's would (the tuner
+    estimates leaf windows this way, see :mod:`.tune`). O(len(keys)).
+    """
+    n = keys.shape[0]
+    n_total = n if n_total is None else n_total
+    root_family, leaf_family = stages[0], stages[-1]
+    mid_family = stages[1] if len(stages) == 3 else None
+    root_form = FAMILIES[root_family][1]
+    leaf_form = FAMILIES[leaf_family][1]
+    mid_form = FAMILIES[mid_family][1] if mid_family else FORM_LINEAR
+    top = n_mid if mid_family else n_leaves
+
+    x = _offsets(keys, 0, n, keys[0])
+    y = np.arange(n, dtype=np.float64) * (step * top / n_total)
+    root = _fit_root(root_family, x, y, mlp_hidden, seed)
+    del x, y
+
+    mid_w = rmi.record_width(mid_form) if mid_family else 0
+    leaf_w = rmi.record_width(leaf_form)
+    root_off = rmi.HEADER
+    mid_off = root_off + root.size
+    leaf_off = -(-(mid_off + n_mid * mid_w) // 8) * 8
+    p = _aligned_zeros(leaf_off + n_leaves * leaf_w)
+    p[:rmi.HEADER] = 0.0
+    p[rmi.H_N] = n_total
+    p[rmi.H_ROOT_FORM] = root_form
+    p[rmi.H_ROOT_OFF] = root_off
+    p[rmi.H_N_MID] = n_mid if mid_family else 0
+    p[rmi.H_MID_OFF] = mid_off
+    p[rmi.H_N_LEAVES] = n_leaves
+    p[rmi.H_LEAF_OFF] = leaf_off
+    p[rmi.H_MID_FORM] = mid_form
+    p[rmi.H_LEAF_FORM] = leaf_form
+    p[rmi.H_MID_W] = mid_w
+    p[rmi.H_LEAF_W] = leaf_w
+    p[root_off:mid_off] = root
+
+    if mid_family:
+        # Route to middle records with the root alone: a 2-stage view of the blob.
+        p[rmi.H_N_MID] = 0
+        p[rmi.H_N_LEAVES] = n_mid
+        ids, _ = route_keys(keys, p, 0, n)
+        p[rmi.H_N_MID] = n_mid
+        p[rmi.H_N_LEAVES] = n_leaves
+        mid_starts = _starts(ids, n_mid)
+        _fit_records(keys, mid_starts, p, mid_off, mid_w, LEAF_CODES[mid_family],
+                     step * n_leaves / n_total)
+        _mid_ranges(keys, mid_starts, p, n_leaves)
+    return p
+
+
+def fit_leaves(keys, starts, p, leaf_family):
+    """Fit the leaf records of ``p`` over the ranges ``starts`` and set their windows. O(n)."""
+    _fit_records(keys, starts, p, int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W]),
+                 LEAF_CODES[leaf_family], 1.0)
+    _leaf_errors(keys, starts, p)
+
+
 def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, max_window=None):
     """Train an RMI over sorted, non-empty ``keys``; return ``(blob, info)``.
 
@@ -274,53 +352,11 @@ def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, max_window=
     """
     t0 = time.perf_counter()
     n = keys.shape[0]
-    root_family, leaf_family = stages[0], stages[-1]
-    mid_family = stages[1] if len(stages) == 3 else None
-    root_form = FAMILIES[root_family][1]
-    leaf_form = FAMILIES[leaf_family][1]
-    mid_form = FAMILIES[mid_family][1] if mid_family else FORM_LINEAR
-    top = n_mid if mid_family else n_leaves
-
-    x = _offsets(keys, 0, n, keys[0])
-    y = np.arange(n, dtype=np.float64) * (top / n)
-    root = _fit_root(root_family, x, y, mlp_hidden, seed)
-    del x, y
-
-    mid_w = rmi.record_width(mid_form) if mid_family else 0
-    leaf_w = rmi.record_width(leaf_form)
-    root_off = rmi.HEADER
-    mid_off = root_off + root.size
-    leaf_off = -(-(mid_off + n_mid * mid_w) // 8) * 8
-    p = _aligned_zeros(leaf_off + n_leaves * leaf_w)
-    p[:rmi.HEADER] = 0.0
-    p[rmi.H_N] = n
-    p[rmi.H_ROOT_FORM] = root_form
-    p[rmi.H_ROOT_OFF] = root_off
-    p[rmi.H_N_MID] = n_mid if mid_family else 0
-    p[rmi.H_MID_OFF] = mid_off
-    p[rmi.H_N_LEAVES] = n_leaves
-    p[rmi.H_LEAF_OFF] = leaf_off
-    p[rmi.H_MID_FORM] = mid_form
-    p[rmi.H_LEAF_FORM] = leaf_form
-    p[rmi.H_MID_W] = mid_w
-    p[rmi.H_LEAF_W] = leaf_w
-    p[root_off:mid_off] = root
-
-    if mid_family:
-        # Route to middle records with the root alone: a 2-stage view of the blob.
-        p[rmi.H_N_MID] = 0
-        p[rmi.H_N_LEAVES] = n_mid
-        ids, _ = _route_all(keys, p)
-        p[rmi.H_N_MID] = n_mid
-        p[rmi.H_N_LEAVES] = n_leaves
-        mid_starts = _starts(ids, n_mid)
-        _fit_records(keys, mid_starts, p, mid_off, mid_w, LEAF_CODES[mid_family], n_leaves / n)
-        _mid_ranges(keys, mid_starts, p, n_leaves)
-    ids, bent = _route_all(keys, p)
+    p = skeleton(keys, stages, n_leaves, n_mid if len(stages) == 3 else 0, mlp_hidden, seed)
+    ids, bent = route_keys(keys, p, 0, n)
     starts = _starts(ids, n_leaves)
     del ids
-    _fit_records(keys, starts, p, leaf_off, leaf_w, LEAF_CODES[leaf_family], 1.0)
-    _leaf_errors(keys, starts, p)
+    fit_leaves(keys, starts, p, stages[-1])
     if max_window is not None:
         p = _add_fences(keys, starts, p, max_window)
     return p, {"starts": starts, "bent": int(bent), "build_seconds": time.perf_counter() - t0}

@@ -1,53 +1,65 @@
 """Automatic configuration of the learned index, in the spirit of the RMI optimizer and CDFShop.
 
-Each candidate configuration (stages, ``n_leaves``, ``n_mid``, ``max_window``)
-is trained on a systematic sample of the keys (every ``step``-th key) with
-``step`` times fewer leaves, so that its leaves hold as many keys as they would
-on the full data; a window of ``w`` sample positions stands for about
-``step * w`` positions of the full array. From that build the tuner reads:
+For each candidate configuration (stages, ``n_leaves``, ``n_mid``,
+``max_window``) the tuner estimates, without building it:
 
-- the model's size on the full data (exact for the models; the fences of the
-  hybrid index scale with the keys they cover);
-- the mean of ``log2(window + 1)`` over the keys (RMI's ``avg_log2_error``), a
-  fence leaf costing one node per level of its B+tree plus one cache line.
+- its size: exact for the models (the blob's layout depends only on the
+  configuration); the fences of the hybrid index are estimated from the
+  sampled leaves;
+- the mean of ``log2(window + 1)`` over the keys (RMI's ``avg_log2_error``)
+  and the mean number of fence levels a lookup descends.
 
-A linear cost model turns these into predicted nanoseconds per lookup
-(:data:`COST`; its constants were fitted to batch lookups of 10^7 keys, see
-``docs/tuning.md``). :func:`tune` then builds the few best predictions on the
-full keys, times real lookups, and returns the Pareto front of
-(bytes, ns per lookup). ``LearnedIndex(keys)`` without a configuration uses
-the cost model alone (:func:`auto_config`), which costs a few tenths of a
-second at 10^7 keys.
+The root and middle stages are trained on a systematic sample of the keys
+(every ``step``-th key, targets in full-array positions), which routes much as
+a full build does; the leaves that :data:`DRAWS` random keys fall into are then
+fitted on their full keys, exactly as a build fits them (:func:`estimate`).
+
+A linear cost model (:data:`COST`, fitted by ``python -m bench.calibrate``,
+see ``docs/tuning.md``) turns these into predicted nanoseconds per lookup.
+:func:`tune` then builds the few best predictions on the full keys, times
+real lookups, and returns the Pareto front of (bytes, ns per lookup).
+``LearnedIndex(keys)`` without a configuration uses the cost model alone
+(:func:`auto_config`), a few tenths of a second at 10^7 keys.
 """
 import time
 
 import numpy as np
 
-from . import fences, rmi
+from . import fences, rmi, train
+from .models import FAMILIES
 from .search import SEARCH_KINDS
 
-#: ns per lookup = base + per_stage * stages + per_log2 * E[log2(w + 1)] + per_fence * E[fence probes]
-#: + per_size_log2 * log2(bytes): fitted to batch lookups on this project's 2-core test machine.
-COST = {"base": 8.0, "per_stage": 12.0, "per_log2": 9.0, "per_fence": 6.0, "per_size_log2": 2.0}
+#: weights (ns) of the cost model's terms (see :func:`features`), fitted by
+#: ``python -m bench.calibrate`` to batch lookups of 10^7 keys on this
+#: project's 2-core test machine (see ``docs/tuning.md``)
+COST = {"base": 0.0, "per_stage": 0.0, "per_log2": 19.53, "per_fence": 14.32,
+        "per_log2_past_l2": 4.03}
+#: the machine's L2 cache (per core): models past it pay a growing share of L3 hits
+L2_BYTES = 2 << 20
 
 #: stages tried by :func:`tune` (a grid) and by :func:`auto_config` (its first entries)
 STAGE_GRID = (("linear", "linear", "linear"), ("linear", "linear"), ("radix", "linear"),
               ("cubic", "linear"), ("linear_spline", "linear"), ("cubic", "linear", "linear"))
 AUTO_STAGES = 3
-#: largest sample a candidate is trained on
+#: largest sample a candidate's upper stages are trained on
 SAMPLE = 1 << 19
+#: random keys whose leaves are fitted on the full keys, per candidate
+DRAWS = 512
+#: leaves of more keys than this are estimated from their sample keys alone
+BIG_LEAF = 1 << 14
 #: smallest key count worth tuning; smaller sets get the fixed default
 MIN_TUNE = 1 << 14
 SMALL_DEFAULT = {"stages": ("linear", "linear"), "n_leaves": 1, "n_mid": None}
 #: the default index's size cap (the learned index's design target at 10**7 keys)
-DEFAULT_MAX_BYTES = 4 << 20
+DEFAULT_MAX_BYTES = 4_000_000
 
 
-def _grid(n, stage_grid, small=False, max_leaves=1 << 20):
+def _grid(n, stage_grid, small=False, max_leaves=1 << 20, every=2):
     """Model configurations for ``n`` keys: about 16 to 1024 keys per leaf (or fewer
-    leaves, down to 16, when ``small``: for a tight ``max_bytes``)."""
+    leaves, down to 16, when ``small``: for a tight ``max_bytes``), ``n_leaves`` a
+    power of ``2 ** every``."""
     out = []
-    for leaves_log2 in range(4, 21, 2):
+    for leaves_log2 in range(4, 21, every):
         n_leaves = 1 << leaves_log2
         if n_leaves > max(n // 16, 16) or n_leaves > max_leaves:
             break
@@ -60,16 +72,54 @@ def _grid(n, stage_grid, small=False, max_leaves=1 << 20):
     return out
 
 
-def _full_nbytes(blob, n_leaves, n_mid, fence_floats):
-    """Bytes of the candidate's blob on the full keys, from the sample build's layout."""
-    root = int(blob[rmi.H_MID_OFF]) - int(blob[rmi.H_ROOT_OFF])
-    mid_w, leaf_w = int(blob[rmi.H_MID_W]), int(blob[rmi.H_LEAF_W])
-    head = rmi.HEADER + root + (n_mid or 0) * mid_w
-    return 8 * (-(-head // 8) * 8 + n_leaves * leaf_w + fence_floats)
+def _leaf_windows(keys, p, ids, leaves, step, leaf_family):
+    """Key counts and windows of the given ``leaves`` of ``p``, trained on the full keys.
+
+    ``ids`` are the leaves of the sample ``keys[::step]``. Routing is monotone,
+    so a leaf's keys lie between the sample keys routed before and after it:
+    only that slice of the full keys is routed, then the leaf is fitted
+    exactly as a full build fits it; a leaf of more than :data:`BIG_LEAF` keys
+    is fitted on its sample keys instead. O(draws * BIG_LEAF).
+    """
+    n, m = keys.shape[0], ids.shape[0]
+    leaf_w = int(p[rmi.H_LEAF_W])
+    scratch = np.zeros(rmi.HEADER + leaf_w)
+    scratch[:rmi.HEADER] = p[:rmi.HEADER]
+    scratch[rmi.H_N_LEAVES], scratch[rmi.H_LEAF_OFF] = 1, rmi.HEADER
+    counts = np.empty(leaves.shape[0], dtype=np.int64)
+    widths = np.empty(leaves.shape[0], dtype=np.int64)
+    first = np.searchsorted(ids, leaves, side="left")
+    after = np.searchsorted(ids, leaves, side="right")
+    sample = keys[::step]
+    for i, leaf in enumerate(leaves):
+        if (after[i] - first[i]) * step > BIG_LEAF:
+            # A leaf this big has enough sample keys for the sample's window,
+            # in sample positions, to stand for its full window.
+            bounds = np.array([first[i], after[i]], dtype=np.int64)
+            train.fit_leaves(sample, bounds, scratch, leaf_family)
+            counts[i] = (after[i] - first[i]) * step
+            widths[i] = step * int(scratch[rmi.HEADER:].view(np.int32)[2])
+            continue
+        lo = max(int(first[i]) - 1, 0) * step
+        hi = min(int(after[i]) * step + 1, n) if after[i] < m else n
+        routed, _ = train.route_keys(keys, p, lo, hi)
+        s = lo + int(np.searchsorted(routed, leaf, side="left"))
+        e = lo + int(np.searchsorted(routed, leaf, side="right"))
+        train.fit_leaves(keys, np.array([s, e], dtype=np.int64), scratch, leaf_family)
+        counts[i] = e - s
+        widths[i] = scratch[rmi.HEADER:].view(np.int32)[2]
+    return counts, widths
 
 
-def estimate(keys, config, step, windows=(None,)):
+def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
     """Predicted size and cost of ``config`` with each ``max_window`` of ``windows``.
+
+    The root and middle stages are trained on the sample ``keys[::step]``
+    (with full-array positions as targets), which routes the full keys much
+    as a full build does. The leaves of ``draws`` random sample keys are then
+    fitted on their full keys, exactly as a build fits them: their windows
+    are exact for this routing, and the mean over the draws is the key-weighted
+    mean that a lookup of a random key sees.
 
     Parameters
     ----------
@@ -78,47 +128,72 @@ def estimate(keys, config, step, windows=(None,)):
     config : dict
         ``stages``, ``n_leaves``, ``n_mid`` (its ``max_window`` is ignored).
     step : int
-        Sampling step (1 = train on every key).
+        Sampling step of the upper stages (1 = train on every key).
     windows : tuple
         ``max_window`` values to predict; fence leaves are derived from the
-        one sample build, since they replace leaves after training.
+        one estimate, since they replace leaves after training.
+    draws : int
+        Random keys whose leaves are fitted.
+    seed : int
+        Seed of the draws.
 
     Returns
     -------
     list of dict, one per window, with ``nbytes``, ``log2_window``,
     ``fence_probes`` and ``predicted_ns``.
 
-    O(n / step) for the build, O(n_leaves) per window.
+    O(n / step) for the upper stages, plus the keys of at most ``draws`` leaves.
     """
-    from .index import LearnedIndex
-
+    n = keys.shape[0]
+    if n == 0:
+        size = 8 * rmi.HEADER
+        terms = features(config["stages"], 0.0, 0.0, size)
+        return [{"nbytes": size, "log2_window": 0.0, "fence_probes": 0.0,
+                 "predicted_ns": predict_ns(terms)} for _ in windows]
     sample = keys[::step]
-    leaves = max(config["n_leaves"] // step, 1)
-    mid = max(config["n_mid"] // step, 1) if config.get("n_mid") else None
-    idx = LearnedIndex(sample, stages=config["stages"], n_leaves=leaves, n_mid=mid, max_window=None)
-    counts, width, _ = idx._leaf_table()
-    m = max(sample.shape[0], 1)
+    stages = config["stages"]
+    n_mid = (config.get("n_mid") or 1) if len(stages) == 3 else 0
+    p = train.skeleton(sample, stages, config["n_leaves"], n_mid, step=step, n_total=n)
+    ids, _ = train.route_keys(sample, p, 0, sample.shape[0])
+    picks = ids[np.random.default_rng(seed).integers(0, sample.shape[0], draws)]
+    leaves, mult = np.unique(picks, return_counts=True)
+    counts, widths = _leaf_windows(keys, p, ids, leaves, step, stages[-1])
     per = fences.keys_per_fence(keys.itemsize)
-    # A window of w sample positions is about step * w positions; two of them are the
-    # sample's own rounding, which full-size windows do not have.
-    w_model = np.maximum(step * (width - 2.0), np.minimum(width, 2.0))
+    weight = mult / mult.sum()
     out = []
     for mw in windows:
-        fence = (w_model > mw) & (counts * step > per) if mw is not None else np.zeros_like(counts, bool)
-        w_full = np.where(fence, per, w_model)
-        log2_window = float((counts * np.log2(w_full + 1.0)).sum() / m)
-        n_fences = np.where(fence, counts * step / per, 0.0)
-        levels = np.where(fence, np.maximum(np.ceil(np.log(np.maximum(n_fences, 1.0))
-                                                     / np.log(fences.FANOUT)), 1.0), 0.0)
-        fence_probes = float((counts * levels).sum() / m)
-        fence_floats = float((fences.AREA_HEADER + 2 * levels + n_fences * 8 / 7)[fence].sum())
-        nbytes = _full_nbytes(idx.model_, config["n_leaves"], config.get("n_mid"), fence_floats)
-        ns = (COST["base"] + COST["per_stage"] * len(config["stages"])
-              + COST["per_log2"] * log2_window + COST["per_fence"] * fence_probes
-              + COST["per_size_log2"] * np.log2(max(nbytes, 1)))
+        fence = (widths > mw) & (counts > per) if mw is not None else np.zeros_like(counts, bool)
+        w = np.where(fence, per, widths)
+        levels = np.where(fence, np.maximum(np.ceil(np.log(np.maximum(counts / per, 1.0))
+                                                    / np.log(fences.FANOUT)), 1.0), 0.0)
+        # Each draw finds a leaf with probability counts / n: weighting a fence
+        # area by n / counts estimates the total over all leaves (Horvitz-Thompson).
+        area = fences.AREA_HEADER + 2 * levels + counts / per * 8 / 7
+        fence_floats = float((weight * fence * area * n / np.maximum(counts, 1)).sum())
+        nbytes = 8 * (p.size + fence_floats)
+        log2_window = float((weight * np.log2(w + 1.0)).sum())
+        fence_probes = float((weight * levels).sum())
+        ns = predict_ns(features(stages, log2_window, fence_probes, nbytes))
         out.append({"nbytes": int(nbytes), "log2_window": log2_window,
                     "fence_probes": fence_probes, "predicted_ns": float(ns)})
     return out
+
+
+def features(stages, log2_window, fence_probes, nbytes):
+    """The cost model's terms for a configuration (keys of :data:`COST`).
+
+    ``per_log2``: mean ``log2(window + 1)`` of the last-mile search;
+    ``per_fence``: mean fence levels descended; ``per_log2_past_l2``:
+    ``log2`` of the size beyond :data:`L2_BYTES`.
+    """
+    past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(L2_BYTES), 0.0)
+    return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": log2_window,
+            "per_fence": fence_probes, "per_log2_past_l2": past_l2}
+
+
+def predict_ns(terms):
+    """Predicted ns per batch lookup for the terms of :func:`features`."""
+    return float(sum(COST[k] * v for k, v in terms.items()))
 
 
 def _step(n, sample):
@@ -128,16 +203,18 @@ def _step(n, sample):
 def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     """The cost model's best configuration for ``keys`` (no timing), or None if ``keys`` is small.
 
-    Tries the first :data:`AUTO_STAGES` stage layouts of the grid, at most
-    2**16 leaves, with and without fence leaves, within ``max_bytes``.
-    O(n / step) per model configuration.
+    Tries the first :data:`AUTO_STAGES` stage layouts of the grid with every
+    power of two of leaves, plain and with fence leaves past 2 or 8 cache
+    lines, within ``max_bytes``. O(n / step + keys of the sampled leaves) per
+    model configuration.
     """
     n = keys.shape[0]
     if n < MIN_TUNE:
         return None
     per = fences.keys_per_fence(keys.itemsize)
-    grid = _grid(n, STAGE_GRID[:AUTO_STAGES], max_leaves=1 << 16)
-    scored = _score(keys, grid, _step(n, SAMPLE // 2), max_bytes, (None, 8 * per))
+    grid = _grid(n, STAGE_GRID[:AUTO_STAGES], every=1)
+    windows = (None,) + tuple(lines * per for lines in (2, 8, 32, 128))
+    scored = _score(keys, grid, _step(n, SAMPLE // 2), max_bytes, windows)
     return scored[0][1] if scored else None
 
 
@@ -145,6 +222,9 @@ def _score(keys, grid, step, max_bytes, windows):
     """``(predicted ns, config, estimate)`` of every configuration x window within ``max_bytes``, best first."""
     scored = []
     for config in grid:
+        leaf_bytes = 8 * config["n_leaves"] * rmi.record_width(FAMILIES[config["stages"][-1]][1])
+        if max_bytes is not None and leaf_bytes > max_bytes:
+            continue
         for mw, est in zip(windows, estimate(keys, config, step, windows)):
             if max_bytes is not None and est["nbytes"] > max_bytes:
                 continue
@@ -188,8 +268,8 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         batch lookups of random present keys; otherwise trust the cost model.
     confirm : int
         How many predictions to confirm by timing: the best of each stage
-        layout first. The default configuration, plain and hybrid, is timed
-        too when it is in the grid and fits ``max_bytes``.
+        layout first. The configuration ``LearnedIndex(keys)`` would build
+        (:func:`auto_config`) is timed too when it fits ``max_bytes``.
     lookups, repeats : int
         Size and repetitions of the timed batch (median).
     seed : int
@@ -246,7 +326,9 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         queries = arr[rng.integers(0, n, min(lookups, 4 * n))]
         built = {}
         chosen = _diverse(rows, confirm)
-        chosen += [r for r in rows if _is_anchor(r, n, per) and all(r is not c for c in chosen)]
+        anchor = _default_row(arr, rows, step, max_bytes)
+        if anchor is not None and all(anchor is not c for c in chosen):
+            chosen.append(anchor)
         for row in chosen:
             cfg = _config(row)
             say(f"timing {cfg}")
@@ -282,14 +364,27 @@ def _diverse(rows, count):
     return out[:count]
 
 
-def _is_anchor(row, n, per):
-    """The default index, plain or hybrid (fence leaves past 8 cache lines), always timed:
-    a measured tuning result is never slower than the default it replaces."""
-    from .index import default_n_leaves
+def _default_row(keys, rows, step, max_bytes):
+    """The row of the configuration ``LearnedIndex(keys)`` would build (added to ``rows``
+    if the grid lacks it), or None if it exceeds ``max_bytes`` or ``keys`` are few.
 
-    leaves = default_n_leaves(n)
-    return (row["stages"] == ("linear", "linear", "linear") and row["n_leaves"] == leaves
-            and row["n_mid"] == max(1, leaves // 2) and row["max_window"] in (None, 8 * per))
+    It is always timed, so a measured tuning result is never slower than the
+    default it replaces.
+    """
+    default = auto_config(keys, DEFAULT_MAX_BYTES)
+    if default is None:
+        return None
+    for row in rows:
+        if _config(row) == default:
+            return row
+    model = {k: default[k] for k in ("stages", "n_leaves", "n_mid")}
+    scored = _score(keys, [model], step, max_bytes, (default["max_window"],))
+    if not scored:
+        return None
+    _, config, est = scored[0]
+    rows.append(dict(config, nbytes=est["nbytes"], predicted_ns=est["predicted_ns"],
+                     ns=est["predicted_ns"], measured=False))
+    return rows[-1]
 
 
 def _config(row):

@@ -172,7 +172,7 @@ def test_cli_plots_and_markdown(run):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     md = (out / "performance.md").read_text()
     assert md.startswith("# Performance\n\nkept text")
-    assert "<!-- bench:results:start -->" in md and "| LI default (lin/lin/lin) |" in md
+    assert "<!-- bench:results:start -->" in md and "| LI default (auto) |" in md
     assert "### Tuned index" in md and "| LI tuned |" in md
     assert md.count("<!-- bench:results:start -->") == 1
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from _data import (DATASETS, KEY_DTYPES, LEAF_FAMILIES, ROOT_FAMILIES, SEARCH_KINDS, WIDENED,
                    WINDOW_LEAVES, WINDOW_ROOTS, absent_queries, configs, dtype_extremes, key_arrays,
                    probe_queries, stress_queries, synthetic)
-from learned_index import LearnedIndex
+from learned_index import LearnedIndex, tune
 
 HYP = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 DT_IDS = [np.dtype(d).name for d in KEY_DTYPES]
@@ -353,7 +353,9 @@ def _stress(name, n, windows=False, **kw):
     q = _affordable(stress_queries(name, n), idx, kw.get("search"))
     check_arrays(idx, q)
     if windows:
-        check_windows(idx, q)
+        # a fence leaf's window is chosen for the bound asked for, so only indexes
+        # without fence leaves share one window between both bounds
+        check_windows(idx, q, upper=idx.stats()["fence_leaves"] == 0)
     return idx, q
 
 
@@ -393,10 +395,26 @@ def test_stress_tiny_configurations(name, root):
 @pytest.mark.parametrize("name", ["uniform_dense", "lognormal", "duplicates", "int64_full",
                                   "float_lognormal", "uint32_dense"])
 def test_stress_default_config(name):
+    """The default index configures itself (the cost model's choice) and is exact."""
     idx, q = _stress(name, STRESS_N, windows=True)
     s = idx.stats()
-    assert s["stages"] == ("linear", "linear", "linear") and s["max_window"] is None
-    assert s["n_leaves"] == min(max(STRESS_N // 64, 1), 2**16)
+    cfg = tune.auto_config(idx.keys)
+    assert STRESS_N >= tune.MIN_TUNE and s["auto"]
+    assert (s["stages"], s["n_leaves"], s["max_window"]) == \
+        (cfg["stages"], cfg["n_leaves"], cfg["max_window"])
+    assert s["nbytes"] <= tune.DEFAULT_MAX_BYTES
+
+
+def test_small_and_configured_indexes_use_the_fixed_defaults():
+    keys = synthetic("lognormal", tune.MIN_TUNE - 1)
+    s = LearnedIndex(keys).stats()
+    assert not s["auto"] and s["stages"] == ("linear", "linear", "linear")
+    assert s["n_leaves"] == (tune.MIN_TUNE - 1) // 64 and s["max_window"] is None
+    big = synthetic("lognormal", 4 * tune.MIN_TUNE)
+    s = LearnedIndex(big, search="linear").stats()          # search alone keeps auto stages
+    assert s["auto"] and s["search"] == "linear"
+    s = LearnedIndex(big, n_leaves=100).stats()
+    assert not s["auto"] and s["stages"] == ("linear", "linear", "linear") and s["n_leaves"] == 100
 
 
 def test_model_quality_on_easy_data():
@@ -584,8 +602,10 @@ def test_len_nbytes_repr_stats():
         for k in ("stages", "n_leaves", "mean_error", "max_error", "mean_log2_error",
                   "empty_leaves", "build_seconds"):
             assert k in s, k
-        assert s["stages"] == tuple(kw.get("stages", ("linear", "linear", "linear")))
-        assert s["n_leaves"] == kw.get("n_leaves", 20_000 // 64)
+        auto = tune.auto_config(keys) if not kw else {}
+        assert s["auto"] == (not kw)
+        assert s["stages"] == tuple(kw.get("stages", auto.get("stages")))
+        assert s["n_leaves"] == kw.get("n_leaves", auto.get("n_leaves"))
         assert 0 <= s["empty_leaves"] <= s["n_leaves"]
         assert 0 <= s["mean_error"] <= s["max_error"]
         assert 0 <= s["mean_log2_error"] <= np.log2(s["max_error"] + 1) + 1e-9

@@ -6,6 +6,7 @@ from _data import synthetic
 from test_hybrid import step_keys
 from test_index import check_arrays, check_scalars, check_windows
 from learned_index import LearnedIndex
+from learned_index import tune as tune_module
 from learned_index.tune import MIN_TUNE, auto_config, tune
 
 SETS = ("uniform_dense", "lognormal", "clustered", "duplicates", "float_wide")
@@ -105,12 +106,51 @@ def test_tiny_and_empty_inputs():
 
 def test_default_configuration_is_always_timed():
     """The measured choice is never a configuration slower than the default it would replace."""
-    keys = synthetic("clustered", 64 * 4**6)            # default n_leaves 4**6 lies on the grid
+    keys = synthetic("clustered", 200_000)
     res = tune(keys, confirm=1, lookups=5_000, repeats=1, search_kinds=("binary",))
     timed = [r for r in res["candidates"] if r["measured"]]
-    anchors = [r for r in timed if r["stages"] == ("linear", "linear", "linear")
-               and r["n_leaves"] == 4**6 and r["n_mid"] == 4**6 // 2]
-    assert {r["max_window"] for r in anchors} == {None, 64} and len(timed) == 3
+    default = LearnedIndex(keys).stats()
+    keys_ = ("stages", "n_leaves", "max_window")
+    assert any(all(r[k] == default[k] for k in keys_) for r in timed) and len(timed) <= 2
     fastest = min(timed, key=lambda r: (r["ns"], r["nbytes"]))
     assert {k: res["config"][k] for k in ("stages", "n_leaves", "n_mid", "max_window")} == \
         {k: fastest[k] for k in ("stages", "n_leaves", "n_mid", "max_window")}
+
+
+@pytest.mark.parametrize("name", ["lognormal", "clustered", "duplicates"])
+@pytest.mark.parametrize("stages, per_leaf", [(("linear", "linear", "linear"), 64),
+                                              (("linear", "linear"), 256),
+                                              (("cubic", "linear"), 1024)])
+def test_estimate_matches_the_built_index(name, stages, per_leaf):
+    """The sampled-leaf estimate of mean log2 window and size agrees with a full build
+    (within 0.5, or 10% for bad fits whose huge leaves are estimated from the sample)."""
+    keys = synthetic(name, 400_000)
+    n_leaves = keys.size // per_leaf
+    config = {"stages": stages, "n_leaves": n_leaves,
+              "n_mid": n_leaves // 2 if len(stages) == 3 else None}
+    est = tune_module.estimate(keys, config, step=8, windows=(None, 64))
+    plain = LearnedIndex(keys, **config)
+    built = plain.stats()
+    assert est[0]["nbytes"] == plain.nbytes
+    tolerance = max(0.5, 0.1 * built["mean_log2_error"])
+    assert abs(est[0]["log2_window"] - built["mean_log2_error"]) <= tolerance, (est[0], built)
+    hybrid = LearnedIndex(keys, **config, max_window=64)
+    assert abs(est[1]["log2_window"] - hybrid.stats()["mean_log2_error"]) <= tolerance
+    assert est[1]["nbytes"] == pytest.approx(hybrid.nbytes, rel=0.25, abs=4096)
+
+
+def test_default_index_stays_within_its_budget(monkeypatch):
+    """If fence areas overshoot the estimate, the default drops them rather than the cap."""
+    keys = step_keys(np.uint64)
+    config = {"stages": ("linear", "linear"), "n_leaves": 64, "n_mid": None, "max_window": 0}
+    plain = LearnedIndex(keys, **dict(config, max_window=None))
+    assert LearnedIndex(keys, **config).stats()["fence_leaves"] > 0     # fences would overshoot
+    monkeypatch.setattr(tune_module, "auto_config", lambda keys, max_bytes: dict(config))
+    monkeypatch.setattr(tune_module, "DEFAULT_MAX_BYTES", plain.nbytes)
+    idx = LearnedIndex(keys)
+    s = idx.stats()
+    assert s["auto"] and s["max_window"] is None and s["fence_leaves"] == 0
+    assert idx.nbytes == plain.nbytes
+    q = _queries(idx.keys)
+    check_arrays(idx, q)
+    check_scalars(idx, q)

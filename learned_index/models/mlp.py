@@ -142,7 +142,12 @@ def _put(out, pos, arr):
 
 @njit(cache=True)
 def predict(p, o, x):
-    """Evaluate the network stored at ``p[o:]`` at ``x``. O(h1 * h2)."""
+    """Evaluate the network stored at ``p[o:]`` at ``x``. O(h1 * h2), no allocation.
+
+    The first layer's activations are recomputed for each second-layer unit
+    rather than kept in a scratch array: an allocation here would sit in the
+    lookup loop of every generic batch kernel.
+    """
     t = min(max(x * p[o], 0.0), 1.0)
     n_layers = np.int64(p[o + 2])
     h1 = np.int64(p[o + 3])
@@ -158,9 +163,6 @@ def predict(p, o, x):
         for i in range(h1):
             s += p[v + i] * max(p[w1 + i] * t + p[b1 + i], 0.0)
         return (s + p[v + h1]) * p[o + 1]
-    a = np.empty(h1)
-    for i in range(h1):
-        a[i] = max(p[w1 + i] * t + p[b1 + i], 0.0)
     w2 = b1 + h1
     b2 = w2 + h2 * h1
     v = b2 + h2
@@ -168,6 +170,6 @@ def predict(p, o, x):
     for j in range(h2):
         z = p[b2 + j]
         for i in range(h1):
-            z += p[w2 + j * h1 + i] * a[i]
+            z += p[w2 + j * h1 + i] * max(p[w1 + i] * t + p[b1 + i], 0.0)
         s += p[v + j] * max(z, 0.0)
     return (s + p[v + h2]) * p[o + 1]
