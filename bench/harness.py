@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from learned_index.tune import MIN_TUNE
+
 from . import datasets, realdata, sosd, workloads
 
 
@@ -87,13 +89,16 @@ def _first_use(results, name, label, dtype, fn):
 
 
 def warm_up(specs, dtypes, results, progress=None, kv=False):
-    """Build and query every competitor on 2,000 keys of each dtype; record first-use seconds.
+    """Build and query every competitor on 2**14 keys of each dtype; record first-use seconds.
 
-    The scan kernel of the benchmark itself and, with ``kv``, ``LearnedKV``
-    (on uint64 keys) are warmed up and reported too.
+    2**14 keys are enough for the learned index to configure itself
+    (:data:`learned_index.tune.MIN_TUNE`), so the first use covers the cost
+    model's kernels too. The scan kernel of the benchmark itself and, with
+    ``kv``, ``LearnedKV`` (on uint64 keys) are warmed up and reported too.
     """
     for dt in dtypes:
-        tiny = np.sort(np.random.default_rng(0).choice(4000, 2000, replace=False)).astype(dt)
+        tiny = np.sort(np.random.default_rng(0).choice(4 * MIN_TUNE, MIN_TUNE, replace=False))
+        tiny = tiny.astype(dt)
         qs = tiny[::7]
         _first_use(results, "scan_sum", "range-scan kernel (bench)", dt, lambda: workloads.scan_sum(
             tiny, np.zeros(1, np.int64), np.ones(1, np.int64)))

@@ -72,10 +72,10 @@ def _grid(n, stage_grid, small=False, max_leaves=1 << 20, every=2):
     return out
 
 
-def _leaf_windows(keys, p, ids, leaves, step, leaf_family):
+def _leaf_windows(keys, sample, p, ids, leaves, step, leaf_family):
     """Key counts and windows of the given ``leaves`` of ``p``, trained on the full keys.
 
-    ``ids`` are the leaves of the sample ``keys[::step]``. Routing is monotone,
+    ``ids`` are the leaves of the ``sample``, a copy of ``keys[::step]``. Routing is monotone,
     so a leaf's keys lie between the sample keys routed before and after it:
     only that slice of the full keys is routed, then the leaf is fitted
     exactly as a full build fits it; a leaf of more than :data:`BIG_LEAF` keys
@@ -90,7 +90,6 @@ def _leaf_windows(keys, p, ids, leaves, step, leaf_family):
     widths = np.empty(leaves.shape[0], dtype=np.int64)
     first = np.searchsorted(ids, leaves, side="left")
     after = np.searchsorted(ids, leaves, side="right")
-    sample = keys[::step]
     for i, leaf in enumerate(leaves):
         if (after[i] - first[i]) * step > BIG_LEAF:
             # A leaf this big has enough sample keys for the sample's window,
@@ -150,14 +149,14 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
         terms = features(config["stages"], 0.0, 0.0, size)
         return [{"nbytes": size, "log2_window": 0.0, "fence_probes": 0.0,
                  "predicted_ns": predict_ns(terms)} for _ in windows]
-    sample = keys[::step]
+    sample = np.ascontiguousarray(keys[::step])      # contiguous: the build's compiled kernels
     stages = config["stages"]
     n_mid = (config.get("n_mid") or 1) if len(stages) == 3 else 0
     p = train.skeleton(sample, stages, config["n_leaves"], n_mid, step=step, n_total=n)
     ids, _ = train.route_keys(sample, p, 0, sample.shape[0])
     picks = ids[np.random.default_rng(seed).integers(0, sample.shape[0], draws)]
     leaves, mult = np.unique(picks, return_counts=True)
-    counts, widths = _leaf_windows(keys, p, ids, leaves, step, stages[-1])
+    counts, widths = _leaf_windows(keys, sample, p, ids, leaves, step, stages[-1])
     per = fences.keys_per_fence(keys.itemsize)
     weight = mult / mult.sum()
     out = []
