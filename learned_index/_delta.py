@@ -98,6 +98,10 @@ def _delta_slot(rkeys, rslots, dkeys, dslots, q):
     return -2
 
 
+#: queries ahead whose base key and value row are prefetched in :func:`get_many`
+AHEAD = 16
+
+
 @njit(cache=True, nogil=True)
 def get_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, braw, draw, out, found):
     """Values of ``qs`` into ``out`` (rows, zero-filled by the caller) and ``found``.
@@ -112,8 +116,12 @@ def get_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, braw, draw, out, f
     rmi.bound_many(keys, p, qs, pos, False, kind)
     n = keys.shape[0]
     w = out.shape[1]
+    flat = braw.reshape(-1)
     buffered = rkeys.shape[0] > 0 or dkeys.shape[0] > 0
     for j in range(m):
+        if j + AHEAD < m and pos[j + AHEAD] < n:     # the batch left these lines long ago
+            prefetch(keys, pos[j + AHEAD])
+            prefetch(flat, pos[j + AHEAD] * w)
         q = qs[j]
         if buffered:
             s = _delta_slot(rkeys, rslots, dkeys, dslots, q)
