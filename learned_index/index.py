@@ -88,12 +88,13 @@ class LearnedIndex:
     def __init__(self, keys, stages=None, n_leaves=None, search=None, n_mid=None,
                  parallel=False, mlp_hidden=(16,), seed=0, max_window=None):
         arr, copied = _coerce.as_keys(keys)
-        auto = None
+        cfg = None
         if stages == "auto" or (stages, n_leaves, n_mid, max_window) == (None,) * 4:
-            auto = tune.auto_config(arr, tune.DEFAULT_MAX_BYTES)
+            cfg = tune.auto_config(arr, tune.DEFAULT_MAX_BYTES)
             stages, n_leaves, n_mid, max_window = (
-                (auto or {}).get(k) for k in ("stages", "n_leaves", "n_mid", "max_window"))
-        auto = auto is not None
+                (cfg or {}).get(k) for k in ("stages", "n_leaves", "n_mid", "max_window"))
+        # fence areas are estimated: the built ones must fit the budget too
+        max_bytes = tune.DEFAULT_MAX_BYTES if cfg is not None else None
         stages = tuple(stages) if stages is not None else DEFAULT_STAGES
         if len(stages) not in (2, 3):
             raise ValueError(f"stages must have 2 or 3 entries, got {stages!r}")
@@ -124,19 +125,15 @@ class LearnedIndex:
         self._is_float = arr.dtype.kind == "f"
         if n:
             self.model_, info = train.build(arr, stages, n_leaves, n_mid, tuple(mlp_hidden), seed,
-                                            max_window)
-            if auto and max_window is not None and self.model_.nbytes > tune.DEFAULT_MAX_BYTES:
-                # fence areas are estimated; the models alone fit the cap exactly
-                max_window = None
-                self.model_, info = train.build(arr, stages, n_leaves, n_mid, tuple(mlp_hidden),
-                                                seed, None)
+                                            max_window, max_bytes)
         else:
             self.model_, info = train._aligned_zeros(rmi.HEADER), {
-                "starts": np.zeros(1, np.int64), "bent": 0, "build_seconds": 0.0}
+                "starts": np.zeros(1, np.int64), "bent": 0, "max_window": max_window,
+                "build_seconds": 0.0}
         self.n_leaves_ = n_leaves if n else 0
         self.n_mid_ = n_mid if n else 0
-        self.max_window_ = max_window
-        self.auto_ = auto
+        self.max_window_ = info.pop("max_window")
+        self.auto_ = cfg is not None
         self._info = info
         self._bind_scalar_kernels()
 

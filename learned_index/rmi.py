@@ -262,11 +262,17 @@ GROUP = 16
 CHUNK = 4096
 
 
+@njit(cache=True, inline="always")
+def has_network(p):
+    """Is the root of blob ``p`` the network model (see :func:`evaluate`)?"""
+    return np.int64(p[H_ROOT_FORM]) == FORM_MLP
+
+
 @njit(cache=True, nogil=True)
 def _bound_range(keys, p, qs, out, start, stop, right, kind):
     """Bounds of ``qs[start:stop]`` into ``out``: :func:`_bound_groups` compiled with
     the network root only for indexes that have one (see :func:`evaluate`)."""
-    if np.int64(p[H_ROOT_FORM]) == FORM_MLP:
+    if has_network(p):
         _bound_groups(keys, p, qs, out, start, stop, right, kind, True)
     else:
         _bound_groups(keys, p, qs, out, start, stop, right, kind, False)
@@ -370,6 +376,7 @@ def contains_one(keys, p, q, right, kind):
 def contains_many(keys, p, qs, out, kind):
     """Batch membership into the bool array ``out``."""
     pos = np.empty(qs.shape[0], dtype=np.int64)
+    # np.bool_: a literal False would compile _bound_range a second time (for Literal[bool])
     _bound_range(keys, p, qs, pos, 0, qs.shape[0], np.bool_(False), kind)
     n = keys.shape[0]
     for j in range(qs.shape[0]):

@@ -27,8 +27,7 @@ import numpy as np
 from numba import njit
 
 from . import fences, rmi
-from .models import (FAMILIES, FORM_CUBIC, FORM_LINEAR, FORM_MLP, LEAF_CODES, cubic, linear,
-                     linear_spline, mlp)
+from .models import FAMILIES, FORM_CUBIC, FORM_LINEAR, LEAF_CODES, cubic, linear, linear_spline, mlp
 from .models.common import key_bits, key_delta
 
 _MAX_SHIFTS = 16
@@ -53,7 +52,7 @@ def route_keys(keys, p, lo, hi):
     ``keys[0]``; ``bent`` counts keys whose route had to be straightened
     (0 for monotone models, see :func:`build`).
     """
-    if np.int64(p[rmi.H_ROOT_FORM]) == FORM_MLP:
+    if rmi.has_network(p):
         return _route_keys(keys, p, lo, hi, True)
     return _route_keys(keys, p, lo, hi, False)
 
@@ -244,11 +243,12 @@ def _starts(ids, count):
     return np.searchsorted(ids, np.arange(count + 1), side="left").astype(np.int64)
 
 
-def _add_fences(keys, starts, p, max_window):
+def _add_fences(keys, starts, p, max_window, max_bytes=None):
     """Make fence leaves of the leaves whose window exceeds ``max_window``; return the blob.
 
     Only leaves of more keys than one fence covers qualify. The fence areas
-    are appended to the blob, which is reallocated once. O(n / F).
+    are appended to the blob, which is reallocated once; None if they would
+    take it past ``max_bytes``. O(n / F).
     """
     leaf_off, leaf_w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
     _, widths = rmi.leaf_records(p)
@@ -257,6 +257,8 @@ def _add_fences(keys, starts, p, max_window):
     if chosen.size == 0:
         return p
     extra = int(fences.area_sizes(starts, chosen, per).sum())
+    if max_bytes is not None and 8 * (p.size + extra) > max_bytes:
+        return None
     out = _aligned_zeros(p.size + extra)
     out[:p.size] = p
     fences.write_fences(keys, starts, out, leaf_off, leaf_w, rmi.REC_PARAMS, chosen, p.size, per)
@@ -319,14 +321,16 @@ def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, 
     return p
 
 
-def fit_leaves(keys, starts, p, leaf_family):
-    """Fit the leaf records of ``p`` over the ranges ``starts`` and set their windows. O(n)."""
-    _fit_records(keys, starts, p, int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W]),
-                 LEAF_CODES[leaf_family], 1.0)
+@njit(cache=True)
+def fit_leaves(keys, starts, p, code):
+    """Fit the leaf records of ``p`` (family code ``code``, see :data:`.models.LEAF_CODES`)
+    over the ranges ``starts`` and set their windows. O(n)."""
+    _fit_records(keys, starts, p, np.int64(p[rmi.H_LEAF_OFF]), np.int64(p[rmi.H_LEAF_W]), code, 1.0)
     _leaf_errors(keys, starts, p)
 
 
-def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, max_window=None):
+def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, max_window=None,
+          max_bytes=None):
     """Train an RMI over sorted, non-empty ``keys``; return ``(blob, info)``.
 
     Parameters
@@ -340,6 +344,8 @@ def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, max_window=
     max_window : int or None
         Leaves whose window is wider become fence leaves (the hybrid index,
         see :mod:`.fences`); None keeps every model.
+    max_bytes : int, optional
+        Fence leaves are only made if the blob stays within this size.
 
     Returns
     -------
@@ -347,16 +353,22 @@ def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, max_window=
         The model blob (see :mod:`.rmi`).
     info : dict
         ``starts`` (first key of each leaf, plus n), ``bent`` (keys whose
-        computed route had to be straightened; 0 for monotone models) and
-        ``build_seconds``.
+        computed route had to be straightened; 0 for monotone models),
+        ``max_window`` (None if ``max_bytes`` left no room for fence leaves)
+        and ``build_seconds``.
     """
     t0 = time.perf_counter()
     n = keys.shape[0]
-    p = skeleton(keys, stages, n_leaves, n_mid if len(stages) == 3 else 0, mlp_hidden, seed)
+    p = skeleton(keys, stages, n_leaves, n_mid, mlp_hidden, seed)
     ids, bent = route_keys(keys, p, 0, n)
     starts = _starts(ids, n_leaves)
     del ids
-    fit_leaves(keys, starts, p, stages[-1])
+    fit_leaves(keys, starts, p, LEAF_CODES[stages[-1]])
     if max_window is not None:
-        p = _add_fences(keys, starts, p, max_window)
-    return p, {"starts": starts, "bent": int(bent), "build_seconds": time.perf_counter() - t0}
+        fenced = _add_fences(keys, starts, p, max_window, max_bytes)
+        if fenced is None:
+            max_window = None
+        else:
+            p = fenced
+    return p, {"starts": starts, "bent": int(bent), "max_window": max_window,
+               "build_seconds": time.perf_counter() - t0}

@@ -24,9 +24,10 @@ real lookups, and returns the Pareto front of (bytes, ns per lookup).
 import time
 
 import numpy as np
+from numba import njit
 
 from . import fences, rmi, train
-from .models import FAMILIES
+from .models import FAMILIES, LEAF_CODES
 from .search import SEARCH_KINDS
 
 #: weights (ns) of the cost model's terms (see :func:`features`), fitted by
@@ -72,41 +73,41 @@ def _grid(n, stage_grid, small=False, max_leaves=1 << 20, every=2):
     return out
 
 
-def _leaf_windows(keys, sample, p, ids, leaves, step, leaf_family):
+@njit(cache=True)
+def _leaf_windows(keys, sample, p, ids, leaves, step, code, scratch):
     """Key counts and windows of the given ``leaves`` of ``p``, trained on the full keys.
 
-    ``ids`` are the leaves of the ``sample``, a copy of ``keys[::step]``. Routing is monotone,
-    so a leaf's keys lie between the sample keys routed before and after it:
-    only that slice of the full keys is routed, then the leaf is fitted
-    exactly as a full build fits it; a leaf of more than :data:`BIG_LEAF` keys
+    ``ids`` are the leaves of the ``sample``, a copy of ``keys[::step]``.
+    Routing is monotone, so a leaf's keys lie between the sample keys routed
+    before and after it: only that slice of the full keys is routed, then the
+    leaf is fitted into the one-leaf blob ``scratch`` exactly as a full build
+    fits it (leaf family ``code``); a leaf of more than :data:`BIG_LEAF` keys
     is fitted on its sample keys instead. O(draws * BIG_LEAF).
     """
     n, m = keys.shape[0], ids.shape[0]
-    leaf_w = int(p[rmi.H_LEAF_W])
-    scratch = np.zeros(rmi.HEADER + leaf_w)
-    scratch[:rmi.HEADER] = p[:rmi.HEADER]
-    scratch[rmi.H_N_LEAVES], scratch[rmi.H_LEAF_OFF] = 1, rmi.HEADER
     counts = np.empty(leaves.shape[0], dtype=np.int64)
     widths = np.empty(leaves.shape[0], dtype=np.int64)
-    first = np.searchsorted(ids, leaves, side="left")
+    first = np.searchsorted(ids, leaves)
     after = np.searchsorted(ids, leaves, side="right")
-    for i, leaf in enumerate(leaves):
+    bounds = np.empty(2, dtype=np.int64)
+    width = scratch.view(np.int32)[2 * rmi.HEADER:]         # the leaf's int32 pair
+    for i in range(leaves.shape[0]):
         if (after[i] - first[i]) * step > BIG_LEAF:
             # A leaf this big has enough sample keys for the sample's window,
             # in sample positions, to stand for its full window.
-            bounds = np.array([first[i], after[i]], dtype=np.int64)
-            train.fit_leaves(sample, bounds, scratch, leaf_family)
+            bounds[0], bounds[1] = first[i], after[i]
+            train.fit_leaves(sample, bounds, scratch, code)
             counts[i] = (after[i] - first[i]) * step
-            widths[i] = step * int(scratch[rmi.HEADER:].view(np.int32)[2])
+            widths[i] = step * np.int64(width[2])
             continue
-        lo = max(int(first[i]) - 1, 0) * step
-        hi = min(int(after[i]) * step + 1, n) if after[i] < m else n
+        lo = max(first[i] - 1, 0) * step
+        hi = min(after[i] * step + 1, n) if after[i] < m else n
         routed, _ = train.route_keys(keys, p, lo, hi)
-        s = lo + int(np.searchsorted(routed, leaf, side="left"))
-        e = lo + int(np.searchsorted(routed, leaf, side="right"))
-        train.fit_leaves(keys, np.array([s, e], dtype=np.int64), scratch, leaf_family)
-        counts[i] = e - s
-        widths[i] = scratch[rmi.HEADER:].view(np.int32)[2]
+        bounds[0] = lo + np.searchsorted(routed, leaves[i])
+        bounds[1] = lo + np.searchsorted(routed, leaves[i], side="right")
+        train.fit_leaves(keys, bounds, scratch, code)
+        counts[i] = bounds[1] - bounds[0]
+        widths[i] = width[2]
     return counts, widths
 
 
@@ -156,7 +157,11 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
     ids, _ = train.route_keys(sample, p, 0, sample.shape[0])
     picks = ids[np.random.default_rng(seed).integers(0, sample.shape[0], draws)]
     leaves, mult = np.unique(picks, return_counts=True)
-    counts, widths = _leaf_windows(keys, sample, p, ids, leaves, step, stages[-1])
+    scratch = np.zeros(rmi.HEADER + int(p[rmi.H_LEAF_W]))        # a one-leaf blob
+    scratch[:rmi.HEADER] = p[:rmi.HEADER]
+    scratch[rmi.H_N_LEAVES], scratch[rmi.H_LEAF_OFF] = 1, rmi.HEADER
+    counts, widths = _leaf_windows(keys, sample, p, ids, leaves, step, LEAF_CODES[stages[-1]],
+                                   scratch)
     per = fences.keys_per_fence(keys.itemsize)
     weight = mult / mult.sum()
     out = []
@@ -203,8 +208,8 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     """The cost model's best configuration for ``keys`` (no timing), or None if ``keys`` is small.
 
     Tries the first :data:`AUTO_STAGES` stage layouts of the grid with every
-    power of two of leaves, plain and with fence leaves past 2 or 8 cache
-    lines, within ``max_bytes``. O(n / step + keys of the sampled leaves) per
+    power of two of leaves, plain and with fence leaves past 2, 8, 32 or 128
+    cache lines, within ``max_bytes``. O(n / step + keys of the sampled leaves) per
     model configuration.
     """
     n = keys.shape[0]
@@ -316,8 +321,7 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
     scored = _score(arr, grid, step, max_bytes, windows)
     if not scored:
         raise ValueError(f"no configuration fits in max_bytes={max_bytes}")
-    rows = [dict(config, nbytes=est["nbytes"], predicted_ns=est["predicted_ns"],
-                 ns=est["predicted_ns"], measured=False) for _, config, est in scored]
+    rows = [_row(config, est) for _, config, est in scored]
     best = rows[0]
     index = None
     if measure and n:
@@ -380,10 +384,14 @@ def _default_row(keys, rows, step, max_bytes):
     scored = _score(keys, [model], step, max_bytes, (default["max_window"],))
     if not scored:
         return None
-    _, config, est = scored[0]
-    rows.append(dict(config, nbytes=est["nbytes"], predicted_ns=est["predicted_ns"],
-                     ns=est["predicted_ns"], measured=False))
+    rows.append(_row(*scored[0][1:]))
     return rows[-1]
+
+
+def _row(config, est):
+    """A candidate row: the configuration with its predicted size and time (not yet measured)."""
+    return dict(config, nbytes=est["nbytes"], predicted_ns=est["predicted_ns"],
+                ns=est["predicted_ns"], measured=False)
 
 
 def _config(row):

@@ -6,7 +6,9 @@ from _data import synthetic
 from test_hybrid import step_keys
 from test_index import check_arrays, check_scalars, check_windows
 from learned_index import LearnedIndex
+from learned_index import rmi, train
 from learned_index import tune as tune_module
+from learned_index.models import LEAF_CODES
 from learned_index.tune import MIN_TUNE, auto_config, tune
 
 SETS = ("uniform_dense", "lognormal", "clustered", "duplicates", "float_wide")
@@ -154,3 +156,27 @@ def test_default_index_stays_within_its_budget(monkeypatch):
     q = _queries(idx.keys)
     check_arrays(idx, q)
     check_scalars(idx, q)
+
+
+@pytest.mark.parametrize("stages", [("linear", "linear", "linear"), ("radix", "linear")])
+def test_sampled_leaves_match_a_full_routing(stages):
+    """The estimator's slice-by-slice routing finds each sampled leaf's exact keys."""
+    keys = synthetic("clustered", 200_000)
+    step, n_leaves = 8, 2**12
+    sample = np.ascontiguousarray(keys[::step])
+    p = train.skeleton(sample, stages, n_leaves, n_leaves // 2 if len(stages) == 3 else 0,
+                       step=step, n_total=keys.size)
+    ids, _ = train.route_keys(sample, p, 0, sample.size)
+    leaves = np.unique(ids[::37])
+    scratch = np.zeros(rmi.HEADER + int(p[rmi.H_LEAF_W]))
+    scratch[:rmi.HEADER] = p[:rmi.HEADER]
+    scratch[rmi.H_N_LEAVES], scratch[rmi.H_LEAF_OFF] = 1, rmi.HEADER
+    code = LEAF_CODES[stages[-1]]
+    counts, widths = tune_module._leaf_windows(keys, sample, p, ids, leaves, step, code, scratch)
+    full, _ = train.route_keys(keys, p, 0, keys.size)
+    small = counts <= tune_module.BIG_LEAF
+    assert small.any()
+    for leaf, count, width in zip(leaves[small], counts[small], widths[small]):
+        s, e = np.searchsorted(full, leaf), np.searchsorted(full, leaf, side="right")
+        train.fit_leaves(keys, np.array([s, e], dtype=np.int64), scratch, code)
+        assert (count, width) == (e - s, scratch[rmi.HEADER:].view(np.int32)[2])
