@@ -18,10 +18,11 @@ against the first and last key, then at each level ``c = #(slots < q)`` in the
 node (the first child whose largest key is ``>= q``), and last a search of the
 leaf block with the shared last-mile kernels of :mod:`learned_index.search`.
 Every key before the leaf is ``< q`` and the leaf holds a key ``>= q``, so
-the answer lies in the block: no verification is needed. Batches descend in
-groups of :data:`GROUP` queries, level by level, prefetching every query's
-node (then leaf block) before searching any of them, so that the cache misses
-of a group overlap (the learned index's batch kernels do the same).
+the answer lies in the block: no verification is needed. Batch kernels run
+the descents as a software pipeline (:func:`_pipeline`): each query moves
+down one level per step, prefetching the node of the next step, while
+queries behind it take their earlier steps, so that many cache misses are in
+flight at once (the learned index's batch kernels do the same).
 
 In-node search: on 10M random uint64 keys a SIMD count of the keys before the
 query (``COUNT``/``NODE_COUNT``) beats a branch-free binary search at every
@@ -39,7 +40,9 @@ from learned_index.search import before
 COUNT = 8          # search kind: branch-free count of the keys before q (SIMD-friendly)
 NODE_BRANCHLESS = 0
 NODE_COUNT = 1
-GROUP = 16         # queries descending together in batch kernels
+GROUP = 16         # queries descending together in the dynamic tree's batch kernels
+LEAD = 8           # pipeline steps between prefetching a node and searching it
+CHUNK = 4096       # queries per task of the parallel batch kernels
 FETCH_LINES = 16    # cache lines prefetched per node or leaf block
 M_H, M_B, M_F, M_L = range(4)
 M_LEVELS = 4
@@ -179,27 +182,43 @@ def fetch(a, lo, hi):
 
 
 @njit(cache=True, inline="always")
-def _group(keys, seps, meta, qs, g0, g1, idx, out, right, kind, node_kind):
-    """Bounds of ``qs[g0:g1]`` into ``out``: the group descends level by level, each
-    level in two phases (prefetch every query's node, then search them), so that
-    the cache misses of the group overlap instead of following one another."""
+def _pipeline(keys, seps, meta, qs, start, stop, out, right, kind, node_kind):
+    """Bounds of ``qs[start:stop]`` into ``out``, as a software pipeline.
+
+    A descent is ``h + 1`` steps, one per inner level and one for the leaf
+    block, each searching a node prefetched by the step before. Iteration
+    ``i`` runs step ``s`` of query ``i - s * LEAD`` for every ``s``: a node
+    has ``LEAD`` iterations to arrive before it is searched, and the memory
+    system always has misses of many queries in flight (the learned index's
+    batch kernel works the same way, see :func:`learned_index.rmi._bound_pipeline`).
+    """
     n = keys.shape[0]
     h, B, F, L = meta[M_H], meta[M_B], meta[M_F], meta[M_L]
-    for j in range(g1 - g0):
-        idx[j] = 0
-    for lv in range(h):
-        off = meta[M_LEVELS + lv]
-        top = meta[M_LEVELS + h + lv + 1] - 1
-        if lv > 0:
-            for j in range(g1 - g0):
-                fetch(seps, (off + idx[j]) * B, (off + idx[j] + 1) * B)
-        for j in range(g1 - g0):
-            c = in_node(seps, qs[g0 + j], (off + idx[j]) * B, B, right, node_kind)
-            idx[j] = min(idx[j] * F + c, top)
-    for j in range(g1 - g0):
-        fetch(keys, idx[j] * L, min(idx[j] * L + L, n))
-    for j in range(g1 - g0):
-        out[g0 + j] = finish(keys, meta, qs[g0 + j], idx[j], right, kind)
+    ring = 1
+    while ring <= (h + 1) * LEAD:
+        ring *= 2
+    mask = ring - 1
+    idx = np.empty(ring, np.int64)
+    for i in range(start, stop + (h + 1) * LEAD):
+        for lv in range(h + 1):
+            j = i - lv * LEAD
+            if j < start:
+                break
+            if j >= stop:
+                continue
+            if lv == h:
+                out[j] = finish(keys, meta, qs[j], idx[j & mask] if h > 0 else 0, right, kind)
+                continue
+            node = 0 if lv == 0 else idx[j & mask]
+            off = meta[M_LEVELS + lv]
+            c = in_node(seps, qs[j], (off + node) * B, B, right, node_kind)
+            child = min(node * F + c, meta[M_LEVELS + h + lv + 1] - 1)
+            idx[j & mask] = child
+            if lv + 1 < h:
+                below = meta[M_LEVELS + lv + 1]
+                fetch(seps, (below + child) * B, (below + child + 1) * B)
+            else:
+                fetch(keys, child * L, min(child * L + L, n))
 
 
 @njit(cache=True, nogil=True)
@@ -208,23 +227,19 @@ def bound_many(keys, seps, meta, qs, out, right, kind, node_kind):
     if keys.shape[0] == 0:
         out[:] = 0
         return
-    idx = np.empty(GROUP, np.int64)
-    m = qs.shape[0]
-    for g0 in range(0, m, GROUP):
-        _group(keys, seps, meta, qs, g0, min(g0 + GROUP, m), idx, out, right, kind, node_kind)
+    _pipeline(keys, seps, meta, qs, 0, qs.shape[0], out, right, kind, node_kind)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def bound_many_parallel(keys, seps, meta, qs, out, right, kind, node_kind):
-    """Batch bounds, groups of queries split across threads (numba ``prange``)."""
+    """Batch bounds, chunks of queries split across threads (numba ``prange``)."""
     if keys.shape[0] == 0:
         out[:] = 0
         return
     m = qs.shape[0]
-    for g in prange((m + GROUP - 1) // GROUP):
-        idx = np.empty(GROUP, np.int64)
-        g0 = g * GROUP
-        _group(keys, seps, meta, qs, g0, min(g0 + GROUP, m), idx, out, right, kind, node_kind)
+    for c in prange((m + CHUNK - 1) // CHUNK):
+        _pipeline(keys, seps, meta, qs, c * CHUNK, min((c + 1) * CHUNK, m), out, right, kind,
+                  node_kind)
 
 
 @njit(cache=True)           # scalar: keeping the GIL is cheaper per call

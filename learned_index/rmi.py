@@ -115,24 +115,31 @@ def layout(p):
 
 
 @njit(cache=True, inline="always")
+def route_root(p, lay, kbu, kbf, q, network=True):
+    """The root's choice for ``q``: a middle record (3 stages) or a leaf (2 stages)."""
+    top = lay[L_N_MID] if lay[L_N_MID] > 0 else lay[L_N_LEAVES]
+    x = key_delta(q, kbu, kbf)
+    return clamp_index(evaluate(lay[L_ROOT_FORM], p, lay[L_ROOT_OFF], x, network), top - 1)
+
+
+@njit(cache=True, inline="always")
+def route_mid(p, pu, pi, lay, o, q):
+    """The leaf the middle record at offset ``o`` routes ``q`` to (within its range)."""
+    leaf = mid_position(p, pu, lay[L_MID_FORM], o, q, lay[L_N_LEAVES] - 1)
+    return min(max(leaf, np.int64(pi[2 * o + 2])), np.int64(pi[2 * o + 3]))
+
+
+@njit(cache=True, inline="always")
 def route(p, pu, pi, lay, kbu, kbf, q, network=True):
     """The leaf a query is routed to (root, then the middle stage if any).
 
     ``network=False`` (a compile-time constant) leaves out the network root
     (see :func:`evaluate`).
     """
-    n_mid = lay[L_N_MID]
-    n_leaves = lay[L_N_LEAVES]
-    x = key_delta(q, kbu, kbf)
-    top = n_mid if n_mid > 0 else n_leaves
-    i = clamp_index(evaluate(lay[L_ROOT_FORM], p, lay[L_ROOT_OFF], x, network), top - 1)
-    if n_mid == 0:
+    i = route_root(p, lay, kbu, kbf, q, network)
+    if lay[L_N_MID] == 0:
         return i
-    o = lay[L_MID_OFF] + i * lay[L_MID_W]
-    leaf = mid_position(p, pu, lay[L_MID_FORM], o, q, n_leaves - 1)
-    a = np.int64(pi[2 * o + 2])
-    b = np.int64(pi[2 * o + 3])
-    return min(max(leaf, a), b)
+    return route_mid(p, pu, pi, lay, lay[L_MID_OFF] + i * lay[L_MID_W], q)
 
 
 @njit(cache=True, inline="always")
@@ -249,15 +256,12 @@ def contains_at(handle, q, right):
     return contains_one(keys, p, q, right, kind)
 
 
-@njit(cache=True, inline="always")
-def _prefetch_guess(keys, lo, hi):
-    prefetch(keys, lo)
-    prefetch(keys, (lo + hi) >> 1)
-    prefetch(keys, hi - 1)
-
-
-#: queries whose memory accesses are overlapped in a batch (see :func:`_bound_range`)
-GROUP = 16
+#: queries between consecutive steps of a query in a batch (see :func:`_bound_pipeline`)
+LEAD = 8
+#: levels of a fence leaf's descent that a batch pipelines (deeper ones run in the last)
+FENCE_STEPS = 2
+#: slots of a batch's ring of queries in flight (a power of 2 above ``(3 + FENCE_STEPS) * LEAD``)
+RING = 64
 #: queries per task of the parallel batch kernel
 CHUNK = 4096
 
@@ -268,25 +272,41 @@ def has_network(p):
     return np.int64(p[H_ROOT_FORM]) == FORM_MLP
 
 
+@njit(cache=True)
+def _fence_rest(pu, p, f, j, lo, hi, q, right):
+    """Finish a fence descent from level ``j``: the count of bottom entries before ``q``
+    (a call: inlined, its loop slows the batch loop down even where it is never taken)."""
+    while j >= 0:
+        j, lo, hi = fence_step(pu, p, f, j, lo, hi, q, right)
+    return lo
+
+
 @njit(cache=True, nogil=True)
 def _bound_range(keys, p, qs, out, start, stop, right, kind):
-    """Bounds of ``qs[start:stop]`` into ``out``: :func:`_bound_groups` compiled with
+    """Bounds of ``qs[start:stop]`` into ``out``: :func:`_bound_pipeline` compiled with
     the network root only for indexes that have one (see :func:`evaluate`)."""
     if has_network(p):
-        _bound_groups(keys, p, qs, out, start, stop, right, kind, True)
+        _bound_pipeline(keys, p, qs, out, start, stop, right, kind, True)
     else:
-        _bound_groups(keys, p, qs, out, start, stop, right, kind, False)
+        _bound_pipeline(keys, p, qs, out, start, stop, right, kind, False)
 
 
 @njit(cache=True, inline="always")
-def _bound_groups(keys, p, qs, out, start, stop, right, kind, network):
-    """Bounds of ``qs[start:stop]`` into ``out``, :data:`GROUP` queries at a time.
+def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network):
+    """Bounds of ``qs[start:stop]`` into ``out``, as a software pipeline.
 
-    Each group runs in three phases — route and prefetch the leaf records,
-    compute the windows and prefetch the keys, then search — so that the
-    cache misses of a group overlap instead of following one another. Fence
-    leaves descend their levels in rounds, one node of every descent per
-    round, prefetching the next nodes, as a B+tree's batch does.
+    A lookup is a chain of steps, each waiting on memory the step before
+    asked for: evaluate the root and prefetch the middle record; evaluate it
+    and prefetch the leaf record; compute the window and prefetch its keys
+    (or, for a fence leaf, its root node); search. A 2-stage index passes
+    its leaf on at the second step. Iteration ``i`` takes step ``s`` of query
+    ``i - s * LEAD``, so that each query's data has ``LEAD`` iterations to
+    arrive and the memory system always has the misses of many queries in
+    flight. At 10**7 keys this is about 1.5x faster than descending groups
+    of queries together, which wait at every step for the group's slowest
+    miss. A fence leaf's query descends one level per step instead of
+    searching, for up to :data:`FENCE_STEPS` steps (then finishes its
+    descent), and is searched at the step after its window is known.
     """
     pu, pi, pf = _views(p)
     lay = layout(p)
@@ -297,59 +317,77 @@ def _bound_groups(keys, p, qs, out, start, stop, right, kind, network):
     kbu, kbf = key_bits(keys[0])
     first = keys[0]
     last = keys[n - 1]
+    n_mid = lay[L_N_MID]
+    mid_off = lay[L_MID_OFF]
+    mid_w = lay[L_MID_W]
     leaf_off = lay[L_LEAF_OFF]
     leaf_w = lay[L_LEAF_W]
     form = lay[L_LEAF_FORM]
     per = keys_per_fence(keys.itemsize)
-    rec = np.empty(GROUP, dtype=np.int64)
-    pos = np.empty(GROUP, dtype=np.int64)
-    hi = np.empty(GROUP, dtype=np.int64)
-    fen = np.empty((GROUP, 4), dtype=np.int64)      # fence descents: area, level, node start, end
-    for g in range(start, stop, GROUP):
-        m = min(GROUP, stop - g)
-        for t in range(m):
-            q = qs[g + t]
+    mask = RING - 1
+    rec = np.empty(RING, dtype=np.int64)    # a record's offset; -1: answered by the range check
+    lo = np.empty(RING, dtype=np.int64)     # the window, or the fence node being descended
+    hi = np.empty(RING, dtype=np.int64)
+    area = np.empty(RING, dtype=np.int64)   # fence area
+    level = np.empty(RING, dtype=np.int64)  # fence level to descend next; -1: window known
+    for i in range(start, stop + (3 + FENCE_STEPS) * LEAD):
+        if i < stop:
+            q = qs[i]
             if not _search.before(first, q, right):
-                rec[t] = -1
-                out[g + t] = 0
+                rec[i & mask] = -1
+                out[i] = 0
             elif _search.before(last, q, right):
-                rec[t] = -1
-                out[g + t] = n
+                rec[i & mask] = -1
+                out[i] = n
             else:
-                rec[t] = leaf_off + route(p, pu, pi, lay, kbu, kbf, q, network) * leaf_w
-                prefetch(p, rec[t])
-        descending = 0
-        for t in range(m):
+                r = route_root(p, lay, kbu, kbf, q, network)
+                o = mid_off + r * mid_w if n_mid > 0 else leaf_off + r * leaf_w
+                rec[i & mask] = o
+                prefetch(p, o)
+        j = i - LEAD
+        if n_mid > 0 and start <= j < stop and rec[j & mask] >= 0:
+            o = leaf_off + route_mid(p, pu, pi, lay, rec[j & mask], qs[j]) * leaf_w
+            rec[j & mask] = o
+            prefetch(p, o)
+        j -= LEAD
+        if start <= j < stop and rec[j & mask] >= 0:
+            t = j & mask
             o = rec[t]
-            fen[t, 1] = -1
-            if o >= 0 and np.int64(pi[2 * o + 2]) == FENCE_MARK:
+            width = np.int64(pi[2 * o + 2])
+            if width == FENCE_MARK:
                 f = np.int64(p[o + REC_PARAMS])
-                fen[t, 0] = f
-                fen[t, 1], fen[t, 2], fen[t, 3] = fence_begin(p, f)
-                prefetch(p, fence_node(p, f, fen[t, 1], 0))
-                descending += 1
-            elif o >= 0:
-                guess, hi[t] = leaf_window(keys, p, pu, pi, pf, form, o, qs[g + t], right)
-                pos[t] = guess
-                _prefetch_guess(keys, guess, hi[t])
-        while descending:                   # fence leaves: one level of every descent per round
-            for t in range(m):
-                if fen[t, 1] >= 0:
-                    f = fen[t, 0]
-                    j, a, b = fence_step(pu, p, f, fen[t, 1], fen[t, 2], fen[t, 3],
-                                         qs[g + t], right)
-                    fen[t, 1], fen[t, 2], fen[t, 3] = j, a, b
-                    if j >= 0:
-                        prefetch(p, fence_node(p, f, j, a))
-                    else:
-                        pos[t], hi[t] = fence_final(p, f, a, per)
-                        _prefetch_guess(keys, pos[t], hi[t])
-                        descending -= 1
-        for t in range(m):
-            if rec[t] >= 0:
-                q = qs[g + t]
-                r = _search.in_window(keys, q, pos[t], hi[t], pos[t], kind, right)
-                out[g + t] = _search.settle(keys, q, r, right)
+                area[t] = f
+                level[t], lo[t], hi[t] = fence_begin(p, f)
+                prefetch(p, fence_node(p, f, level[t], lo[t]))
+            else:
+                a = leaf_position(p, pu, pf, form, o, qs[j], n)
+                level[t] = -1
+                lo[t] = a
+                hi[t] = min(a + width, n)
+                prefetch_window(keys, a, hi[t])
+        for s in range(FENCE_STEPS + 1):
+            j -= LEAD
+            if start <= j < stop and rec[j & mask] >= 0:
+                t = j & mask
+                q = qs[j]
+                if level[t] < 0:            # window known: search, done
+                    r = _search.in_window(keys, q, lo[t], hi[t], lo[t], kind, right)
+                    out[j] = _search.settle(keys, q, r, right)
+                    rec[t] = -1
+                    continue
+                f = area[t]
+                lv, a, b = fence_step(pu, p, f, level[t], lo[t], hi[t], q, right)
+                if lv >= 0 and s == FENCE_STEPS - 1:
+                    a = _fence_rest(pu, p, f, lv, a, b, q, right)
+                    lv = -1
+                level[t] = lv
+                if lv >= 0:
+                    lo[t] = a
+                    hi[t] = b
+                    prefetch(p, fence_node(p, f, lv, a))
+                else:
+                    lo[t], hi[t] = fence_final(p, f, a, per)
+                    prefetch_window(keys, lo[t], hi[t])
 
 
 @njit(cache=True, nogil=True)
