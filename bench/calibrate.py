@@ -8,7 +8,9 @@ answer checked). Non-negative least squares of the relative error then fits the 
 the cost model's terms (:func:`learned_index.tune.features`)::
 
     ns = base + per_stage * stages + per_log2 * E[log2(w + 1)]
-         + per_fence * E[fence levels] + per_log2_past_l2 * max(log2(bytes / L2), 0)
+         + per_deep_step * E[search steps past a prefetched window]
+         + per_fence * E[fence levels] + per_fence_sync * E[fence levels past the pipelined ones]
+         + per_log2_past_l2 * max(log2(bytes / L2), 0)
 
 It prints the constants (to be copied into ``learned_index.tune.COST``), the
 fit's relative error and how often the model's best configuration per dataset
@@ -29,7 +31,7 @@ from . import datasets
 def _features(config, est, nbytes):
     from learned_index import tune
 
-    terms = tune.features(config["stages"], est["log2_window"], est["fence_probes"], nbytes)
+    terms = tune.features(config["stages"], est, nbytes)
     return [terms[k] for k in tune.COST]
 
 

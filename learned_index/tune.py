@@ -33,8 +33,8 @@ from .search import SEARCH_KINDS
 #: weights (ns) of the cost model's terms (see :func:`features`), fitted by
 #: ``python -m bench.calibrate`` to batch lookups of 10^7 keys on this
 #: project's 2-core test machine (see ``docs/tuning.md``)
-COST = {"base": 0.0, "per_stage": 0.0, "per_log2": 19.53, "per_fence": 14.32,
-        "per_log2_past_l2": 4.03}
+COST = {"base": 0.0, "per_stage": 1.71, "per_log2": 10.23, "per_deep_step": 44.17,
+        "per_fence": 39.94, "per_fence_sync": 0.0, "per_log2_past_l2": 2.72}
 #: the machine's L2 cache (per core): models past it pay a growing share of L3 hits
 L2_BYTES = 2 << 20
 
@@ -42,8 +42,8 @@ L2_BYTES = 2 << 20
 STAGE_GRID = (("linear", "linear", "linear"), ("linear", "linear"), ("radix", "linear"),
               ("cubic", "linear"), ("linear_spline", "linear"), ("cubic", "linear", "linear"))
 AUTO_STAGES = 3
-#: largest sample a candidate's upper stages are trained on
-SAMPLE = 1 << 19
+#: largest sample a candidate's upper stages are trained on (as in a build)
+SAMPLE = train.UPPER_SAMPLE
 #: random keys whose leaves are fitted on the full keys, per candidate
 DRAWS = 512
 #: leaves of more keys than this are estimated from their sample keys alone
@@ -140,16 +140,17 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
     Returns
     -------
     list of dict, one per window, with ``nbytes``, ``log2_window``,
-    ``fence_probes`` and ``predicted_ns``.
+    ``fence_probes``, ``fence_sync``, ``deep_steps`` (see :func:`features`)
+    and ``predicted_ns``.
 
     O(n / step) for the upper stages, plus the keys of at most ``draws`` leaves.
     """
     n = keys.shape[0]
     if n == 0:
         size = 8 * rmi.HEADER
-        terms = features(config["stages"], 0.0, 0.0, size)
-        return [{"nbytes": size, "log2_window": 0.0, "fence_probes": 0.0,
-                 "predicted_ns": predict_ns(terms)} for _ in windows]
+        est = {"log2_window": 0.0, "fence_probes": 0.0, "fence_sync": 0.0, "deep_steps": 0.0}
+        ns = predict_ns(features(config["stages"], est, size))
+        return [dict(est, nbytes=size, predicted_ns=ns) for _ in windows]
     sample = np.ascontiguousarray(keys[::step])      # contiguous: the build's compiled kernels
     stages = config["stages"]
     n_mid = (config.get("n_mid") or 1) if len(stages) == 3 else 0
@@ -175,24 +176,34 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
         area = fences.AREA_HEADER + 2 * levels + counts / per * 8 / 7
         fence_floats = float((weight * fence * area * n / np.maximum(counts, 1)).sum())
         nbytes = 8 * (p.size + fence_floats)
-        log2_window = float((weight * np.log2(w + 1.0)).sum())
-        fence_probes = float((weight * levels).sum())
-        ns = predict_ns(features(stages, log2_window, fence_probes, nbytes))
-        out.append({"nbytes": int(nbytes), "log2_window": log2_window,
-                    "fence_probes": fence_probes, "predicted_ns": float(ns)})
+        # past PREFETCH_LINES lines a window is prefetched at its ends and middle
+        # only: the search's later steps each wait on a miss of their own
+        deep = np.where(w >= rmi.PREFETCH_LINES * per, np.log2((w + 1.0) / per) - 1.0, 0.0)
+        est = {"log2_window": float((weight * np.log2(w + 1.0)).sum()),
+               "fence_probes": float((weight * levels).sum()),
+               "fence_sync": float((weight * np.maximum(levels - rmi.FENCE_STEPS, 0.0)).sum()),
+               "deep_steps": float((weight * deep).sum())}
+        est["nbytes"] = int(nbytes)
+        est["predicted_ns"] = predict_ns(features(stages, est, nbytes))
+        out.append(est)
     return out
 
 
-def features(stages, log2_window, fence_probes, nbytes):
-    """The cost model's terms for a configuration (keys of :data:`COST`).
+def features(stages, est, nbytes):
+    """The cost model's terms for a configuration (keys of :data:`COST`) from its
+    estimate ``est`` (see :func:`estimate`) and size.
 
     ``per_log2``: mean ``log2(window + 1)`` of the last-mile search;
-    ``per_fence``: mean fence levels descended; ``per_log2_past_l2``:
-    ``log2`` of the size beyond :data:`L2_BYTES`.
+    ``per_deep_step``: mean search steps past a prefetched window (see
+    :func:`.rmi.prefetch_window`); ``per_fence``: mean fence levels descended,
+    ``per_fence_sync`` those past the batch kernel's pipelined ones
+    (:data:`.rmi.FENCE_STEPS`); ``per_log2_past_l2``: ``log2`` of the size
+    beyond :data:`L2_BYTES`.
     """
     past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(L2_BYTES), 0.0)
-    return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": log2_window,
-            "per_fence": fence_probes, "per_log2_past_l2": past_l2}
+    return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": est["log2_window"],
+            "per_deep_step": est["deep_steps"], "per_fence": est["fence_probes"],
+            "per_fence_sync": est["fence_sync"], "per_log2_past_l2": past_l2}
 
 
 def predict_ns(terms):

@@ -180,3 +180,25 @@ def test_sampled_leaves_match_a_full_routing(stages):
         s, e = np.searchsorted(full, leaf), np.searchsorted(full, leaf, side="right")
         train.fit_leaves(keys, np.array([s, e], dtype=np.int64), scratch, code)
         assert (count, width) == (e - s, scratch[rmi.HEADER:].view(np.int32)[2])
+
+
+@pytest.mark.parametrize("name", ["clustered", "duplicates"])
+def test_build_trains_upper_stages_on_the_estimators_sample(monkeypatch, name):
+    """Past UPPER_SAMPLE keys a build trains its root and middle stages on the same
+    systematic sample as the tuner's estimate, so the two agree; lookups stay exact."""
+    monkeypatch.setattr(train, "UPPER_SAMPLE", 1 << 14)
+    keys = synthetic(name, 200_000)
+    step = train.sample_step(keys.size)
+    assert step == 13
+    config = {"stages": ("linear", "linear", "linear"), "n_leaves": 2**12, "n_mid": 2**11}
+    p, info = train.build(keys, config["stages"], config["n_leaves"], config["n_mid"])
+    skel = train.skeleton(np.ascontiguousarray(keys[::step]), config["stages"], 2**12, 2**11,
+                          step=step, n_total=keys.size)
+    upper = int(p[rmi.H_LEAF_OFF])
+    assert np.array_equal(p[:upper], skel[:upper])
+    idx = LearnedIndex(keys, **config)
+    est = tune_module.estimate(keys, config, step=step)[0]
+    assert abs(est["log2_window"] - idx.stats()["mean_log2_error"]) <= 0.25
+    q = _queries(idx.keys)
+    check_arrays(idx, q)
+    check_windows(idx, q)
