@@ -37,13 +37,13 @@ def _features(config, est, nbytes):
 
 def measure(keys, lookups=1_000_000, repeats=3, seed=0):
     """Rows ``(config, features, measured ns)`` over the tuner's grid for ``keys``."""
-    from learned_index import LearnedIndex, tune
+    from learned_index import LearnedIndex, train, tune
     from learned_index.fences import keys_per_fence
 
     n = keys.shape[0]
     qs = keys[np.random.default_rng(seed).integers(0, n, lookups)]
     want = np.searchsorted(keys, qs)
-    step = tune._step(n, tune.SAMPLE)
+    step = train.sample_step(n)
     windows = (None, 8 * keys_per_fence(keys.itemsize))
     rows = []
     for config in tune._grid(n, tune.STAGE_GRID):

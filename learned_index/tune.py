@@ -42,8 +42,6 @@ L2_BYTES = 2 << 20
 STAGE_GRID = (("linear", "linear", "linear"), ("linear", "linear"), ("radix", "linear"),
               ("cubic", "linear"), ("linear_spline", "linear"), ("cubic", "linear", "linear"))
 AUTO_STAGES = 3
-#: largest sample a candidate's upper stages are trained on (as in a build)
-SAMPLE = train.UPPER_SAMPLE
 #: random keys whose leaves are fitted on the full keys, per candidate
 DRAWS = 512
 #: leaves of more keys than this are estimated from their sample keys alone
@@ -211,10 +209,6 @@ def predict_ns(terms):
     return float(sum(COST[k] * v for k, v in terms.items()))
 
 
-def _step(n, sample):
-    return max(1, -(-n // sample))
-
-
 def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     """The cost model's best configuration for ``keys`` (no timing), or None if ``keys`` is small.
 
@@ -229,7 +223,7 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     per = fences.keys_per_fence(keys.itemsize)
     grid = _grid(n, STAGE_GRID[:AUTO_STAGES], every=1)
     windows = (None,) + tuple(lines * per for lines in (2, 8, 32, 128))
-    scored = _score(keys, grid, _step(n, SAMPLE // 2), max_bytes, windows)
+    scored = _score(keys, grid, train.sample_step(n), max_bytes, windows)
     return scored[0][1] if scored else None
 
 
@@ -324,7 +318,7 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
     per = fences.keys_per_fence(arr.itemsize)
     if n >= MIN_TUNE:
         windows = (None, 2 * per, 8 * per, 32 * per)
-        grid, step = _grid(n, stage_grid, small=max_bytes is not None), _step(n, SAMPLE)
+        grid, step = _grid(n, stage_grid, small=max_bytes is not None), train.sample_step(n)
     else:
         windows = (None,)
         grid, step = [dict(SMALL_DEFAULT, n_leaves=max(n // 64, 1))], 1
