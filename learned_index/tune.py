@@ -33,8 +33,9 @@ from .search import SEARCH_KINDS
 #: weights (ns) of the cost model's terms (see :func:`features`), fitted by
 #: ``python -m bench.calibrate`` to batch lookups of 10^7 keys on this
 #: project's 2-core test machine (see ``docs/tuning.md``)
-COST = {"base": 0.0, "per_stage": 1.71, "per_log2": 10.23, "per_deep_step": 44.17,
-        "per_fence": 39.94, "per_fence_sync": 0.0, "per_log2_past_l2": 2.72}
+COST = {"base": 0.0, "per_stage": 2.62, "per_log2": 9.62, "per_deep_step": 45.0,
+        "per_fence": 13.77, "per_fence_sync": 0.0, "per_fence_leaf": 133.32,
+        "per_log2_past_l2": 1.86}
 #: the machine's L2 cache (per core): models past it pay a growing share of L3 hits
 L2_BYTES = 2 << 20
 
@@ -146,7 +147,8 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
     n = keys.shape[0]
     if n == 0:
         size = 8 * rmi.HEADER
-        est = {"log2_window": 0.0, "fence_probes": 0.0, "fence_sync": 0.0, "deep_steps": 0.0}
+        est = {"log2_window": 0.0, "fence_probes": 0.0, "fence_sync": 0.0, "fence_share": 0.0,
+               "deep_steps": 0.0}
         ns = predict_ns(features(config["stages"], est, size))
         return [dict(est, nbytes=size, predicted_ns=ns) for _ in windows]
     sample = np.ascontiguousarray(keys[::step])      # contiguous: the build's compiled kernels
@@ -180,6 +182,7 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
         est = {"log2_window": float((weight * np.log2(w + 1.0)).sum()),
                "fence_probes": float((weight * levels).sum()),
                "fence_sync": float((weight * np.maximum(levels - rmi.FENCE_STEPS, 0.0)).sum()),
+               "fence_share": float((weight * fence).sum()),
                "deep_steps": float((weight * deep).sum())}
         est["nbytes"] = int(nbytes)
         est["predicted_ns"] = predict_ns(features(stages, est, nbytes))
@@ -201,7 +204,8 @@ def features(stages, est, nbytes):
     past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(L2_BYTES), 0.0)
     return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": est["log2_window"],
             "per_deep_step": est["deep_steps"], "per_fence": est["fence_probes"],
-            "per_fence_sync": est["fence_sync"], "per_log2_past_l2": past_l2}
+            "per_fence_sync": est["fence_sync"], "per_fence_leaf": est["fence_share"],
+            "per_log2_past_l2": past_l2}
 
 
 def predict_ns(terms):

@@ -124,3 +124,26 @@ def test_fence_area_validation_catches_damage():
         bad[at] = value
         assert not fences.areas_valid(bad, f, keys.size, per), at
     assert not fences.areas_valid(p, np.array([p.size - 1]), keys.size, per)
+
+
+def test_pipeline_batch_sizes_and_parallel_chunks():
+    """The batch kernel's pipeline (a ring of queries in flight, some in fence
+    descents, some answered by the range check) is exact for every batch length
+    around its ring and lead sizes, and across the parallel kernel's chunks."""
+    from learned_index import rmi
+
+    keys = step_keys(np.uint64)
+    idx = build(keys, stages=("linear", "linear", "linear"), n_leaves=40, max_window=0)
+    par = LearnedIndex(keys, stages=("linear", "linear", "linear"), n_leaves=40, max_window=0,
+                       parallel=True)
+    assert idx.stats()["fence_leaves"] > 0
+    rng = np.random.default_rng(11)
+    ends = np.array([0, np.iinfo(np.uint64).max], dtype=np.uint64)     # answered by the range check
+    pool = np.concatenate([keys, keys + np.uint64(1), ends])
+    assert pool.dtype == np.uint64
+    for m in list(range(0, 3 * rmi.RING)) + [rmi.CHUNK - 1, 3 * rmi.CHUNK + 5]:
+        q = pool[rng.integers(0, pool.size, m)]
+        want = np.searchsorted(keys, q)
+        assert np.array_equal(idx.lower_bound(q), want), m
+        assert np.array_equal(idx.upper_bound(q), np.searchsorted(keys, q, side="right")), m
+        assert np.array_equal(par.lower_bound(q), want), m
