@@ -98,29 +98,38 @@ def _delta_slot(rkeys, rslots, dkeys, dslots, q):
     return -2
 
 
-#: queries ahead whose base key and value row are prefetched in :func:`get_many`
+#: queries ahead whose value row is prefetched in :func:`get_many`
 AHEAD = 16
+#: queries looked up at a time by :func:`get_many` (their key lines stay in the L2 cache)
+CHUNK = 4096
 
 
 @njit(cache=True, nogil=True)
 def get_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, braw, draw, out, found):
     """Values of ``qs`` into ``out`` (rows, zero-filled by the caller) and ``found``.
 
-    One batch lower bound on the base, then each query is looked up in the
-    two levels of the buffer (binary searches, skipped when empty) and
-    otherwise checked against the base key at its lower bound.
-    O(log w + log d) per query.
+    Batch lower bounds on the base, :data:`CHUNK` queries at a time; then each
+    query of the chunk is looked up in the two levels of the buffer (binary
+    searches, skipped when empty) and otherwise checked against the base key
+    at its lower bound, still in cache from the lookup, while the value rows
+    :data:`AHEAD` queries on are prefetched. O(log w + log d) per query.
     """
     m = qs.shape[0]
     pos = np.empty(m, dtype=np.int64)
-    rmi.bound_many(keys, p, qs, pos, False, kind)
     n = keys.shape[0]
     w = out.shape[1]
     flat = braw.reshape(-1)
     buffered = rkeys.shape[0] > 0 or dkeys.shape[0] > 0
+    stop = 0
     for j in range(m):
-        if j + AHEAD < m and pos[j + AHEAD] < n:     # the batch left these lines long ago
-            prefetch(keys, pos[j + AHEAD])
+        if j == stop:
+            stop = min(j + CHUNK, m)
+            # np.bool_: a literal False would compile the batch kernel a second time
+            rmi.bound_range(keys, p, qs, pos, j, stop, np.bool_(False), kind)
+            for t in range(j, min(j + AHEAD, stop)):
+                if pos[t] < n:
+                    prefetch(flat, pos[t] * w)
+        if j + AHEAD < stop and pos[j + AHEAD] < n:
             prefetch(flat, pos[j + AHEAD] * w)
         q = qs[j]
         if buffered:

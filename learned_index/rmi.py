@@ -282,7 +282,7 @@ def _fence_rest(pu, p, f, j, lo, hi, q, right):
 
 
 @njit(cache=True, nogil=True)
-def _bound_range(keys, p, qs, out, start, stop, right, kind):
+def bound_range(keys, p, qs, out, start, stop, right, kind):
     """Bounds of ``qs[start:stop]`` into ``out``: :func:`_bound_pipeline` compiled with
     the network root only for indexes that have one (see :func:`evaluate`)."""
     if has_network(p):
@@ -393,14 +393,14 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network):
 @njit(cache=True, nogil=True)
 def bound_many(keys, p, qs, out, right, kind):
     """Batch lower/upper bound into ``out``."""
-    _bound_range(keys, p, qs, out, 0, qs.shape[0], right, kind)
+    bound_range(keys, p, qs, out, 0, qs.shape[0], right, kind)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def bound_many_parallel(keys, p, qs, out, right, kind):
     """Batch lower/upper bound, chunks of queries split across threads (numba ``prange``)."""
     for c in prange((qs.shape[0] + CHUNK - 1) // CHUNK):
-        _bound_range(keys, p, qs, out, c * CHUNK, min((c + 1) * CHUNK, qs.shape[0]), right, kind)
+        bound_range(keys, p, qs, out, c * CHUNK, min((c + 1) * CHUNK, qs.shape[0]), right, kind)
 
 
 @njit(cache=True)
@@ -414,8 +414,8 @@ def contains_one(keys, p, q, right, kind):
 def contains_many(keys, p, qs, out, kind):
     """Batch membership into the bool array ``out``."""
     pos = np.empty(qs.shape[0], dtype=np.int64)
-    # np.bool_: a literal False would compile _bound_range a second time (for Literal[bool])
-    _bound_range(keys, p, qs, pos, 0, qs.shape[0], np.bool_(False), kind)
+    # np.bool_: a literal False would compile bound_range a second time (for Literal[bool])
+    bound_range(keys, p, qs, pos, 0, qs.shape[0], np.bool_(False), kind)
     n = keys.shape[0]
     for j in range(qs.shape[0]):
         out[j] = pos[j] < n and keys[pos[j]] == qs[j]
