@@ -38,12 +38,13 @@ from learned_index.search import branchless
 
 from learned_index._prefetch import prefetch
 
-from ._bptree_static import GROUP, aligned_empty, fetch, in_block, in_node
+from ._bptree_static import aligned_empty, fetch, in_block, in_node
 
 (ROOT, HEIGHT, N, LEAF_HWM, INNER_HWM, FREE_L, FREE_I, N_FREE_L, N_FREE_I, HEAD,
  NODE, MIN_LEAF, MIN_INNER, SPLITS, MERGES, BORROWS) = range(16)
 META = 16
 MAX_HEIGHT = 64
+GROUP = 16         # queries descending together in batch kernels
 
 
 # --------------------------------------------------------------------------- pools

@@ -35,14 +35,13 @@ from numba import njit, prange
 
 from learned_index import search as _search
 from learned_index._prefetch import prefetch
+from learned_index.rmi import CHUNK           # queries per task of the parallel batch kernels
 from learned_index.search import before
 
 COUNT = 8          # search kind: branch-free count of the keys before q (SIMD-friendly)
 NODE_BRANCHLESS = 0
 NODE_COUNT = 1
-GROUP = 16         # queries descending together in the dynamic tree's batch kernels
 LEAD = 8           # pipeline steps between prefetching a node and searching it
-CHUNK = 4096       # queries per task of the parallel batch kernels
 FETCH_LINES = 16    # cache lines prefetched per node or leaf block
 M_H, M_B, M_F, M_L = range(4)
 M_LEVELS = 4

@@ -9,7 +9,7 @@ the cost model's terms (:func:`learned_index.tune.features`)::
 
     ns = base + per_stage * stages + per_log2 * E[log2(w + 1)]
          + per_deep_step * E[search steps past a prefetched window]
-         + per_fence * E[fence levels] + per_fence_sync * E[fence levels past the pipelined ones]
+         + per_fence_leaf * P[fence leaf] + per_fence * E[fence levels]
          + per_log2_past_l2 * max(log2(bytes / L2), 0)
 
 It prints the constants (to be copied into ``learned_index.tune.COST``), the
@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from . import datasets
+
 
 def _features(config, est, nbytes):
     from learned_index import tune

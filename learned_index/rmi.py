@@ -40,8 +40,8 @@ from numba import carray, njit, prange
 from . import search as _search
 from ._pointer import as_pointer
 from ._prefetch import prefetch
-from .fences import (FENCE_MARK, fence_begin, fence_final, fence_node, fence_step, fence_window,
-                     keys_per_fence)
+from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_node, fence_step,
+                     fence_window, keys_per_fence)
 from .models import FORM_CUBIC, FORM_LINEAR, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
@@ -272,15 +272,6 @@ def has_network(p):
     return np.int64(p[H_ROOT_FORM]) == FORM_MLP
 
 
-@njit(cache=True)
-def _fence_rest(pu, p, f, j, lo, hi, q, right):
-    """Finish a fence descent from level ``j``: the count of bottom entries before ``q``
-    (a call: inlined, its loop slows the batch loop down even where it is never taken)."""
-    while j >= 0:
-        j, lo, hi = fence_step(pu, p, f, j, lo, hi, q, right)
-    return lo
-
-
 @njit(cache=True, nogil=True)
 def bound_range(keys, p, qs, out, start, stop, right, kind):
     """Bounds of ``qs[start:stop]`` into ``out``: :func:`_bound_pipeline` compiled with
@@ -378,7 +369,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network):
                 f = area[t]
                 lv, a, b = fence_step(pu, p, f, level[t], lo[t], hi[t], q, right)
                 if lv >= 0 and s == FENCE_STEPS - 1:
-                    a = _fence_rest(pu, p, f, lv, a, b, q, right)
+                    a = fence_descend(pu, p, f, lv, a, b, q, right)
                     lv = -1
                 level[t] = lv
                 if lv >= 0:

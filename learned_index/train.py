@@ -339,6 +339,11 @@ def sample_step(n):
     return max(1, -(-n // UPPER_SAMPLE))
 
 
+def upper_sample(keys, step):
+    """The systematic sample ``keys[::step]``, contiguous (the compiled kernels' layout)."""
+    return keys if step == 1 else np.ascontiguousarray(keys[::step])
+
+
 def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, max_window=None,
           max_bytes=None):
     """Train an RMI over sorted, non-empty ``keys``; return ``(blob, info)``.
@@ -377,8 +382,8 @@ def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, max_window=
     t0 = time.perf_counter()
     n = keys.shape[0]
     step = sample_step(n)
-    sample = keys if step == 1 else np.ascontiguousarray(keys[::step])
-    p = skeleton(sample, stages, n_leaves, n_mid, mlp_hidden, seed, step=step, n_total=n)
+    p = skeleton(upper_sample(keys, step), stages, n_leaves, n_mid, mlp_hidden, seed, step=step,
+                 n_total=n)
     ids, bent = route_keys(keys, p, 0, n)
     starts = _starts(ids, n_leaves)
     del ids

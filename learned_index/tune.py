@@ -34,8 +34,7 @@ from .search import SEARCH_KINDS
 #: ``python -m bench.calibrate`` to batch lookups of 10^7 keys on this
 #: project's 2-core test machine (see ``docs/tuning.md``)
 COST = {"base": 0.0, "per_stage": 2.62, "per_log2": 9.62, "per_deep_step": 45.0,
-        "per_fence": 13.77, "per_fence_sync": 0.0, "per_fence_leaf": 133.32,
-        "per_log2_past_l2": 1.86}
+        "per_fence": 13.77, "per_fence_leaf": 133.32, "per_log2_past_l2": 1.86}
 #: the machine's L2 cache (per core): models past it pay a growing share of L3 hits
 L2_BYTES = 2 << 20
 
@@ -110,6 +109,14 @@ def _leaf_windows(keys, sample, p, ids, leaves, step, code, scratch):
     return counts, widths
 
 
+def one_leaf_blob(p):
+    """A blob with ``p``'s header and a single leaf record (to fit one leaf of ``p`` into)."""
+    scratch = np.zeros(rmi.HEADER + int(p[rmi.H_LEAF_W]))
+    scratch[:rmi.HEADER] = p[:rmi.HEADER]
+    scratch[rmi.H_N_LEAVES], scratch[rmi.H_LEAF_OFF] = 1, rmi.HEADER
+    return scratch
+
+
 def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
     """Predicted size and cost of ``config`` with each ``max_window`` of ``windows``.
 
@@ -139,7 +146,7 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
     Returns
     -------
     list of dict, one per window, with ``nbytes``, ``log2_window``,
-    ``fence_probes``, ``fence_sync``, ``deep_steps`` (see :func:`features`)
+    ``fence_probes``, ``fence_share``, ``deep_steps`` (see :func:`features`)
     and ``predicted_ns``.
 
     O(n / step) for the upper stages, plus the keys of at most ``draws`` leaves.
@@ -147,22 +154,18 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
     n = keys.shape[0]
     if n == 0:
         size = 8 * rmi.HEADER
-        est = {"log2_window": 0.0, "fence_probes": 0.0, "fence_sync": 0.0, "fence_share": 0.0,
-               "deep_steps": 0.0}
+        est = {"log2_window": 0.0, "fence_probes": 0.0, "fence_share": 0.0, "deep_steps": 0.0}
         ns = predict_ns(features(config["stages"], est, size))
         return [dict(est, nbytes=size, predicted_ns=ns) for _ in windows]
-    sample = np.ascontiguousarray(keys[::step])      # contiguous: the build's compiled kernels
+    sample = train.upper_sample(keys, step)
     stages = config["stages"]
     n_mid = (config.get("n_mid") or 1) if len(stages) == 3 else 0
     p = train.skeleton(sample, stages, config["n_leaves"], n_mid, step=step, n_total=n)
     ids, _ = train.route_keys(sample, p, 0, sample.shape[0])
     picks = ids[np.random.default_rng(seed).integers(0, sample.shape[0], draws)]
     leaves, mult = np.unique(picks, return_counts=True)
-    scratch = np.zeros(rmi.HEADER + int(p[rmi.H_LEAF_W]))        # a one-leaf blob
-    scratch[:rmi.HEADER] = p[:rmi.HEADER]
-    scratch[rmi.H_N_LEAVES], scratch[rmi.H_LEAF_OFF] = 1, rmi.HEADER
     counts, widths = _leaf_windows(keys, sample, p, ids, leaves, step, LEAF_CODES[stages[-1]],
-                                   scratch)
+                                   one_leaf_blob(p))
     per = fences.keys_per_fence(keys.itemsize)
     weight = mult / mult.sum()
     out = []
@@ -181,7 +184,6 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
         deep = np.where(w >= rmi.PREFETCH_LINES * per, np.log2((w + 1.0) / per) - 1.0, 0.0)
         est = {"log2_window": float((weight * np.log2(w + 1.0)).sum()),
                "fence_probes": float((weight * levels).sum()),
-               "fence_sync": float((weight * np.maximum(levels - rmi.FENCE_STEPS, 0.0)).sum()),
                "fence_share": float((weight * fence).sum()),
                "deep_steps": float((weight * deep).sum())}
         est["nbytes"] = int(nbytes)
@@ -196,16 +198,14 @@ def features(stages, est, nbytes):
 
     ``per_log2``: mean ``log2(window + 1)`` of the last-mile search;
     ``per_deep_step``: mean search steps past a prefetched window (see
-    :func:`.rmi.prefetch_window`); ``per_fence``: mean fence levels descended,
-    ``per_fence_sync`` those past the batch kernel's pipelined ones
-    (:data:`.rmi.FENCE_STEPS`); ``per_log2_past_l2``: ``log2`` of the size
-    beyond :data:`L2_BYTES`.
+    :func:`.rmi.prefetch_window`); ``per_fence_leaf``: share of lookups that
+    enter a fence leaf; ``per_fence``: mean fence levels descended;
+    ``per_log2_past_l2``: ``log2`` of the size beyond :data:`L2_BYTES`.
     """
     past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(L2_BYTES), 0.0)
     return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": est["log2_window"],
             "per_deep_step": est["deep_steps"], "per_fence": est["fence_probes"],
-            "per_fence_sync": est["fence_sync"], "per_fence_leaf": est["fence_share"],
-            "per_log2_past_l2": past_l2}
+            "per_fence_leaf": est["fence_share"], "per_log2_past_l2": past_l2}
 
 
 def predict_ns(terms):

@@ -163,14 +163,12 @@ def test_sampled_leaves_match_a_full_routing(stages):
     """The estimator's slice-by-slice routing finds each sampled leaf's exact keys."""
     keys = synthetic("clustered", 200_000)
     step, n_leaves = 8, 2**12
-    sample = np.ascontiguousarray(keys[::step])
+    sample = train.upper_sample(keys, step)
     p = train.skeleton(sample, stages, n_leaves, n_leaves // 2 if len(stages) == 3 else 0,
                        step=step, n_total=keys.size)
     ids, _ = train.route_keys(sample, p, 0, sample.size)
     leaves = np.unique(ids[::37])
-    scratch = np.zeros(rmi.HEADER + int(p[rmi.H_LEAF_W]))
-    scratch[:rmi.HEADER] = p[:rmi.HEADER]
-    scratch[rmi.H_N_LEAVES], scratch[rmi.H_LEAF_OFF] = 1, rmi.HEADER
+    scratch = tune_module.one_leaf_blob(p)
     code = LEAF_CODES[stages[-1]]
     counts, widths = tune_module._leaf_windows(keys, sample, p, ids, leaves, step, code, scratch)
     full, _ = train.route_keys(keys, p, 0, keys.size)
@@ -192,7 +190,7 @@ def test_build_trains_upper_stages_on_the_estimators_sample(monkeypatch, name):
     assert step == 13
     config = {"stages": ("linear", "linear", "linear"), "n_leaves": 2**12, "n_mid": 2**11}
     p, info = train.build(keys, config["stages"], config["n_leaves"], config["n_mid"])
-    skel = train.skeleton(np.ascontiguousarray(keys[::step]), config["stages"], 2**12, 2**11,
+    skel = train.skeleton(train.upper_sample(keys, step), config["stages"], 2**12, 2**11,
                           step=step, n_total=keys.size)
     upper = int(p[rmi.H_LEAF_OFF])
     assert np.array_equal(p[:upper], skel[:upper])
