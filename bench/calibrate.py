@@ -1,11 +1,13 @@
 """``python -m bench.calibrate``: fit the tuner's cost model to measured batch lookups.
 
-For every dataset and every configuration of the tuner's grid (each with and
-without fence leaves), this computes the tuner's own estimate of the features
-(:func:`learned_index.tune.estimate`), builds the index on the full keys and
-times batch lookups of random present keys (median of ``--repeats``, every
-answer checked). Non-negative least squares of the relative error then fits the weights of
-the cost model's terms (:func:`learned_index.tune.features`)::
+For every dataset and every configuration of the tuner's grid (each without
+fence leaves and with fence leaves past 8 and 32 cache lines: spans of one and
+four lines, see :func:`learned_index.fences.fence_keys`), this computes the
+tuner's own estimate of the features (:func:`learned_index.tune.estimate`),
+builds the index on the full keys and times batch lookups of random present
+keys (median of ``--repeats``, every answer checked). Non-negative least
+squares of the relative error then fits the weights of the cost model's terms
+(:func:`learned_index.tune.features`)::
 
     ns = base + per_stage * stages + per_log2 * E[log2(w + 1)]
          + per_deep_step * E[search steps past a prefetched window]
@@ -39,13 +41,13 @@ def _features(config, est, nbytes):
 def measure(keys, lookups=1_000_000, repeats=3, seed=0):
     """Rows ``(config, features, measured ns)`` over the tuner's grid for ``keys``."""
     from learned_index import LearnedIndex, train, tune
-    from learned_index.fences import keys_per_fence
+    from learned_index.fences import keys_per_line
 
     n = keys.shape[0]
     qs = keys[np.random.default_rng(seed).integers(0, n, lookups)]
     want = np.searchsorted(keys, qs)
     step = train.sample_step(n)
-    windows = (None, 8 * keys_per_fence(keys.itemsize))
+    windows = (None, 8 * keys_per_line(keys.itemsize), 32 * keys_per_line(keys.itemsize))
     rows = []
     for config in tune._grid(n, tune.STAGE_GRID):
         for mw, est in zip(windows, tune.estimate(keys, config, step, windows)):

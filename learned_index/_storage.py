@@ -25,7 +25,8 @@ from .search import SEARCH_KINDS
 
 MAGIC = b"LEARNKV\x00"
 FORMAT = "learned-index-kv"
-VERSION = 1
+#: 2: a fence area stores its span (version 1 areas had none)
+VERSION = 2
 ALIGN = 64
 #: magic, version, flags, meta offset, meta length, meta crc32, reserved, file size
 _HEAD = struct.Struct("<8sIIQQIIQ")
@@ -293,9 +294,9 @@ def check_blob(blob, n, n_leaves, n_mid, itemsize=8):
         raise _bad("negative leaf window")
     if fence.any():                 # fence leaves (learned_index.fences): area p[f:] in bounds
         f = blob[o[fence] + rmi.REC_PARAMS]
-        if not np.all((f == np.floor(f)) & (f >= 0) & (f + 3 <= size)):
+        if not np.all((f == np.floor(f)) & (f >= 0) & (f + fences.AREA_HEADER <= size)):
             raise _bad("fence area out of bounds")
-        if not fences.areas_valid(blob, f.astype(np.int64), n, fences.keys_per_fence(itemsize)):
+        if not fences.areas_valid(blob, f.astype(np.int64), n, fences.keys_per_line(itemsize)):
             raise _bad("fence area out of bounds")
 
 

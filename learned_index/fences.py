@@ -4,17 +4,25 @@ The paper's section 3.5: where a leaf's error stays large after training,
 swap its model for a B-tree over that leaf's keys, so that the worst case
 costs what a B-tree costs while well-modelled regions keep the learned speed.
 A *fence leaf* is a small static B+tree whose leaf level is the key array
-itself: level 0 holds the keys at every ``F``-th position of the leaf (``F``
-keys = one cache line), and each level above holds every ``FANOUT``-th entry
-of the level below, up to a root of at most ``FANOUT`` entries. A query scans
-one node (at most ``FANOUT - 1`` entries, one or two cache lines) per level,
-then searches at most ``F`` keys.
+itself: level 0 holds the keys at every ``F``-th position of the leaf, and
+each level above holds every ``FANOUT``-th entry of the level below, up to a
+root of at most ``FANOUT`` entries. A query scans one node (at most
+``FANOUT - 1`` entries, one or two cache lines) per level, then searches at
+most ``F`` keys.
+
+``F``, the *span*, is whole cache lines of keys set by the index's
+``max_window`` (see :func:`fence_keys`): one line for a tight window, up to
+:data:`MAX_SPAN_LINES` lines for a loose one. A wider span makes the area
+(about ``8 / F`` bytes per key) and the descent shorter, for a last-mile
+search over more lines, adjacent and prefetched whole: under a size cap,
+that fences more leaves (figures in ``docs/tuning.md``).
 
 Layout: the leaf record's window width is ``-1`` (a marker) and its first
 parameter is the offset ``f`` of the fence area in the blob::
 
     p[f] = s, p[f + 1] = e, p[f + 2] = L        the leaf's keys are K[s:e]; L levels
-    p[f + 3 + 2 j], p[f + 4 + 2 j]              offset and size of level j (0 = bottom)
+    p[f + 3] = F                                the span (keys per bottom entry)
+    p[f + 4 + 2 j], p[f + 5 + 2 j]              offset and size of level j (0 = bottom)
     level entries                               images of K[s + i F FANOUT**j]
 
 Entries are stored as the record base keys are (see :mod:`.rmi`): the
@@ -38,15 +46,29 @@ from .models.common import key_bits, ordered_u64
 #: marker stored as the window width of a fence leaf
 FENCE_MARK = -1
 #: floats before the level table in a fence area
-AREA_HEADER = 3
+AREA_HEADER = 4
+#: offset of the span ``F`` in a fence area
+SPAN = 3
 #: entries per node above the bottom level
 FANOUT = 8
+#: widest span, in cache lines (a last-mile window this wide is prefetched whole)
+MAX_SPAN_LINES = 16
 
 
-@njit(cache=True, inline="always")
-def keys_per_fence(itemsize):
-    """``F``: keys per fence, one 64-byte cache line of keys (at least 2)."""
+def keys_per_line(itemsize):
+    """Keys of ``itemsize`` bytes per 64-byte cache line (at least 2)."""
     return max(64 // itemsize, 2)
+
+
+def fence_keys(max_window, itemsize):
+    """``F`` for an index with ``max_window``: whole cache lines of keys, one per
+    8 lines of ``max_window``, from 1 to :data:`MAX_SPAN_LINES` lines.
+
+    >>> fence_keys(16, 8), fence_keys(256, 8), fence_keys(10**6, 8)
+    (8, 32, 128)
+    """
+    line = keys_per_line(itemsize)
+    return line * min(max(int(max_window) // (8 * line), 1), MAX_SPAN_LINES)
 
 
 def fence_before(pu, p, j, q, right):
@@ -108,11 +130,12 @@ def fence_step(pu, p, f, j, lo, hi, q, right):
 
 
 @njit(cache=True, inline="always")
-def fence_final(p, f, i, per):
+def fence_final(p, f, i):
     """``(lo, hi)`` of the keys to search, given ``i`` bottom entries before the query."""
     s = np.int64(p[f])
     if i == 0:
         return s, s
+    per = np.int64(p[f + SPAN])
     return s + (i - 1) * per + 1, min(s + i * per, np.int64(p[f + 1]))
 
 
@@ -130,13 +153,13 @@ def fence_descend(pu, p, f, j, lo, hi, q, right):
 
 
 @njit(cache=True, inline="always")
-def fence_window(p, pu, f, q, right, per):
+def fence_window(p, pu, f, q, right):
     """``(lo, hi)``: the keys a query routed to the fence leaf at ``p[f:]`` must search.
 
     One node of at most ``FANOUT - 1`` entries per level. O(L * FANOUT).
     """
     j, lo, hi = fence_begin(p, f)
-    return fence_final(p, f, fence_descend(pu, p, f, j, lo, hi, q, right), per)
+    return fence_final(p, f, fence_descend(pu, p, f, j, lo, hi, q, right))
 
 
 def _level_sizes(m, per):
@@ -177,6 +200,7 @@ def write_fences(keys, starts, p, leaf_off, leaf_w, rec_params, chosen, area_off
         p[f] = s
         p[f + 1] = e
         p[f + 2] = levels
+        p[f + SPAN] = per
         at = f + AREA_HEADER + 2 * levels
         stride = per
         for j in range(levels):
@@ -198,25 +222,27 @@ def write_fences(keys, starts, p, leaf_off, leaf_w, rec_params, chosen, area_off
 
 
 @njit(cache=True)
-def areas_valid(p, starts_f, n, per):
+def areas_valid(p, starts_f, n, line):
     """Are the fence areas at offsets ``starts_f`` of blob ``p`` well formed for ``n`` keys?
 
     Checks what a lookup relies on, so that a damaged blob cannot make it read
-    out of bounds: ``0 <= s <= e <= n``, 1 to 32 levels, each level inside the
-    blob with the entry count its stride implies (``per`` keys per fence).
-    O(levels) per area.
+    out of bounds: ``0 <= s <= e <= n``, 1 to 32 levels, a span of 1 to
+    :data:`MAX_SPAN_LINES` lines of ``line`` keys, each level inside the blob
+    with the entry count its stride implies. O(levels) per area.
     """
     size = p.shape[0]
     for t in range(starts_f.shape[0]):
         f = starts_f[t]
         if f < 0 or f + AREA_HEADER > size:
             return False
-        s, e, levels = p[f], p[f + 1], p[f + 2]
+        s, e, levels, per = p[f], p[f + 1], p[f + 2], p[f + SPAN]
         if not (0 <= s <= e <= n and 1 <= levels <= 32) or s != np.floor(s) or e != np.floor(e):
             return False
         if levels != np.floor(levels) or f + AREA_HEADER + 2 * levels > size:
             return False
-        stride = per
+        if not (line <= per <= MAX_SPAN_LINES * line) or per != np.floor(per) or per % line != 0:
+            return False
+        stride = np.int64(per)
         m = np.int64(e) - np.int64(s)
         for j in range(np.int64(levels)):
             at = p[f + AREA_HEADER + 2 * j]

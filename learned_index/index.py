@@ -278,14 +278,15 @@ class LearnedIndex:
     def _leaf_table(self):
         """Per-leaf ``(key count, window width, is a fence leaf)`` arrays.
 
-        A fence leaf's width is that of its last-mile search (one fence's keys).
+        A fence leaf's width is that of its last-mile search (its span: one fence's keys).
         """
         counts = np.diff(self._info["starts"])
         if not self.n_leaves_:
             return counts, np.zeros(0, np.int64), np.zeros(0, bool)
-        _, width = rmi.leaf_records(self.model_)
+        o, width = rmi.leaf_records(self.model_)
         fence = width == fences.FENCE_MARK
-        width[fence] = fences.keys_per_fence(self.keys_.dtype.itemsize)
+        areas = self.model_[o[fence] + rmi.REC_PARAMS].astype(np.int64)
+        width[fence] = self.model_[areas + fences.SPAN].astype(np.int64)
         return counts, width, fence
 
     def stats(self):

@@ -41,7 +41,7 @@ from . import search as _search
 from ._pointer import as_pointer
 from ._prefetch import prefetch
 from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_node, fence_step,
-                     fence_window, keys_per_fence)
+                     fence_window)
 from .models import FORM_CUBIC, FORM_LINEAR, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
@@ -151,8 +151,7 @@ def leaf_window(keys, p, pu, pi, pf, form, o, q, right):
     """
     width = np.int64(pi[2 * o + 2])
     if width == FENCE_MARK:
-        per = keys_per_fence(keys.itemsize)
-        return fence_window(p, pu, np.int64(p[o + REC_PARAMS]), q, right, per)
+        return fence_window(p, pu, np.int64(p[o + REC_PARAMS]), q, right)
     pos = leaf_position(p, pu, pf, form, o, q, keys.shape[0])
     return pos, min(pos + width, keys.shape[0])
 
@@ -314,7 +313,6 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network):
     leaf_off = lay[L_LEAF_OFF]
     leaf_w = lay[L_LEAF_W]
     form = lay[L_LEAF_FORM]
-    per = keys_per_fence(keys.itemsize)
     mask = RING - 1
     rec = np.empty(RING, dtype=np.int64)    # a record's offset; -1: answered by the range check
     lo = np.empty(RING, dtype=np.int64)     # the window, or the fence node being descended
@@ -377,7 +375,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network):
                     hi[t] = b
                     prefetch(p, fence_node(p, f, lv, a))
                 else:
-                    lo[t], hi[t] = fence_final(p, f, a, per)
+                    lo[t], hi[t] = fence_final(p, f, a)
                     prefetch_window(keys, lo[t], hi[t])
 
 

@@ -246,13 +246,14 @@ def _starts(ids, count):
 def _add_fences(keys, starts, p, max_window, max_bytes=None):
     """Make fence leaves of the leaves whose window exceeds ``max_window``; return the blob.
 
-    Only leaves of more keys than one fence covers qualify. The fence areas
+    Only leaves of more keys than one fence covers qualify; a fence covers
+    :func:`.fences.fence_keys` of ``max_window`` keys. The fence areas
     are appended to the blob, which is reallocated once; None if they would
     take it past ``max_bytes``. O(n / F).
     """
     leaf_off, leaf_w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
     _, widths = rmi.leaf_records(p)
-    per = fences.keys_per_fence(keys.itemsize)
+    per = fences.fence_keys(max_window, keys.itemsize)
     chosen = np.flatnonzero((widths > max_window) & (np.diff(starts) > per)).astype(np.int64)
     if chosen.size == 0:
         return p

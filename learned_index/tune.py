@@ -166,10 +166,11 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
     leaves, mult = np.unique(picks, return_counts=True)
     counts, widths = _leaf_windows(keys, sample, p, ids, leaves, step, LEAF_CODES[stages[-1]],
                                    one_leaf_blob(p))
-    per = fences.keys_per_fence(keys.itemsize)
     weight = mult / mult.sum()
+    line = fences.keys_per_line(keys.itemsize)
     out = []
     for mw in windows:
+        per = fences.fence_keys(mw or 0, keys.itemsize)
         fence = (widths > mw) & (counts > per) if mw is not None else np.zeros_like(counts, bool)
         w = np.where(fence, per, widths)
         levels = np.where(fence, np.maximum(np.ceil(np.log(np.maximum(counts / per, 1.0))
@@ -181,7 +182,7 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
         nbytes = 8 * (p.size + fence_floats)
         # past PREFETCH_LINES lines a window is prefetched at its ends and middle
         # only: the search's later steps each wait on a miss of their own
-        deep = np.where(w >= rmi.PREFETCH_LINES * per, np.log2((w + 1.0) / per) - 1.0, 0.0)
+        deep = np.where(w >= rmi.PREFETCH_LINES * line, np.log2((w + 1.0) / line) - 1.0, 0.0)
         est = {"log2_window": float((weight * np.log2(w + 1.0)).sum()),
                "fence_probes": float((weight * levels).sum()),
                "fence_share": float((weight * fence).sum()),
@@ -224,7 +225,7 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     n = keys.shape[0]
     if n < MIN_TUNE:
         return None
-    per = fences.keys_per_fence(keys.itemsize)
+    per = fences.keys_per_line(keys.itemsize)
     grid = _grid(n, STAGE_GRID[:AUTO_STAGES], every=1)
     windows = (None,) + tuple(lines * per for lines in (2, 8, 32, 128))
     scored = _score(keys, grid, train.sample_step(n), max_bytes, windows)
@@ -319,7 +320,7 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
     say = progress or (lambda msg: None)
     arr, _ = _coerce.as_keys(keys)
     n = arr.shape[0]
-    per = fences.keys_per_fence(arr.itemsize)
+    per = fences.keys_per_line(arr.itemsize)
     if n >= MIN_TUNE:
         windows = (None, 2 * per, 8 * per, 32 * per)
         grid, step = _grid(n, stage_grid, small=max_bytes is not None), train.sample_step(n)

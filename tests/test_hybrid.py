@@ -35,7 +35,7 @@ def _queries(keys):
 
 
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("max_window", [0, 8, 64])
+@pytest.mark.parametrize("max_window", [0, 8, 64, 256])
 def test_fence_leaves_on_step_data(dtype, max_window):
     keys = step_keys(dtype)
     for stages in (("linear", "linear"), ("radix", "cubic"), ("linear", "linear", "linear")):
@@ -43,9 +43,10 @@ def test_fence_leaves_on_step_data(dtype, max_window):
         idx = build(keys, stages=stages, n_leaves=40, max_window=max_window)
         st_plain, st_h = plain.stats(), idx.stats()
         assert st_h["fence_leaves"] > 0 and st_h["max_window"] == max_window
-        # every leaf wider than max_window (with more keys than one fence) became a fence leaf
+        # every leaf wider than max_window (with more keys than one fence) became a fence
+        # leaf, whose span is one cache line per 8 of max_window (at least one)
         counts, width, fence = idx._leaf_table()
-        per = 64 // keys.itemsize
+        per = 64 // keys.itemsize * max(max_window * keys.itemsize // 512, 1)
         assert np.all(width[~fence & (counts > per)] <= max_window)
         assert np.all(width[fence] == per) and fence.sum() == st_h["fence_leaves"]
         assert st_plain["fence_leaves"] == 0
@@ -62,7 +63,8 @@ def test_fence_leaves_on_step_data(dtype, max_window):
 def test_property_hybrid_matches_searchsorted(dtype, data):
     keys = data.draw(key_arrays(dtype), label="keys")
     kw = data.draw(configs(roots=("linear", "radix", "cubic", "linear_spline")), label="config")
-    kw["max_window"] = data.draw(st.integers(0, 20), label="max_window")
+    kw["max_window"] = data.draw(st.integers(0, 20) | st.sampled_from([256, 1024, 10**6]),
+                                 label="max_window")
     idx = build(keys, **kw)
     q = probe_queries(idx.keys)
     check_arrays(idx, q)
@@ -114,16 +116,20 @@ def test_fence_area_validation_catches_damage():
     o = off + np.arange(40) * w
     mark = p.view(np.int32)[2 * o + 2] == fences.FENCE_MARK
     f = p[o[mark] + rmi.REC_PARAMS].astype(np.int64)
-    per = fences.keys_per_fence(8)
-    assert fences.areas_valid(p, f, keys.size, per)
+    line = fences.keys_per_line(8)
+    assert fences.areas_valid(p, f, keys.size, line)
+    table = f[0] + fences.AREA_HEADER
     for at, value in ((f[0], keys.size + 1.0),            # s beyond the keys
                       (f[0] + 2, 0.0),                     # no levels
-                      (f[0] + 4, p[f[0] + 4] + 1),         # bottom level count off by one
-                      (f[0] + 3, float(p.size))):          # level outside the blob
+                      (f[0] + fences.SPAN, 0.0),           # no span
+                      (f[0] + fences.SPAN, 2.0 * line),    # span off the level counts
+                      (f[0] + fences.SPAN, 1.5 * line),    # span not whole lines
+                      (table + 1, p[table + 1] + 1),       # bottom level count off by one
+                      (table, float(p.size))):             # level outside the blob
         bad = p.copy()
         bad[at] = value
-        assert not fences.areas_valid(bad, f, keys.size, per), at
-    assert not fences.areas_valid(p, np.array([p.size - 1]), keys.size, per)
+        assert not fences.areas_valid(bad, f, keys.size, line), at
+    assert not fences.areas_valid(p, np.array([p.size - 1]), keys.size, line)
 
 
 def test_pipeline_batch_sizes_and_parallel_chunks():

@@ -105,11 +105,13 @@ def test_index_options_survive(tmp_path):
 
 @pytest.mark.skipif("max_window" not in LearnedIndex.__init__.__code__.co_varnames,
                     reason="this LearnedIndex has no fence leaves")
-def test_fence_leaves_round_trip(tmp_path):
+@pytest.mark.parametrize("max_window", [0, 256])      # fence spans of one and four lines
+def test_fence_leaves_round_trip(tmp_path, max_window):
     rng = np.random.default_rng(2)
     keys = np.unique(rng.lognormal(0, 3, 20_000) * 1e6).astype(np.uint64)
     keys = np.unique(keys)
-    kv = LearnedKV(keys, keys.astype(np.float64), index_options={"max_window": 0})
+    options = {"max_window": max_window, "n_leaves": 16, "stages": ("linear", "linear")}
+    kv = LearnedKV(keys, keys.astype(np.float64), index_options=options)
     assert kv.index.stats().get("fence_leaves", 0) > 0
     kv.save(tmp_path / "f")
     got = LearnedKV.load(tmp_path / "f")
@@ -239,11 +241,12 @@ def rewrite_meta(data, edit):
 def test_wrong_version_and_foreign_files(tmp_path):
     p, data = saved(tmp_path)
     bad = bytearray(data)
-    struct.pack_into("<I", bad, 8, 2)
-    struct.pack_into("<I", bad, 60, zlib.crc32(bytes(bad[:60])))
-    p.write_bytes(bad)
-    with pytest.raises(ValueError, match="version 2"):
-        LearnedKV.load(p)
+    for other in (_storage.VERSION - 1, _storage.VERSION + 1):    # older (fence areas without
+        struct.pack_into("<I", bad, 8, other)                       # a span) and newer files
+        struct.pack_into("<I", bad, 60, zlib.crc32(bytes(bad[:60])))
+        p.write_bytes(bad)
+        with pytest.raises(ValueError, match=f"version {other}"):
+            LearnedKV.load(p)
     np.save(tmp_path / "x.npy", np.arange(10))
     (tmp_path / "t.txt").write_text("hello world " * 20)
     (tmp_path / "r.bin").write_bytes(np.random.default_rng(0).bytes(5000))
