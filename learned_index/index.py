@@ -302,9 +302,10 @@ class LearnedIndex:
             (mean of ``log2(window + 1)``, RMI's ``avg_log2_error``);
             ``bent_routes`` (keys whose computed route was not monotone; 0 for
             every family but a numerically wiggling cubic); the hybrid index's
-            ``max_window``, ``fence_leaves`` (leaves replaced by fences) and
-            ``fence_keys`` (keys in them). A fence leaf's window counts as one
-            fence's keys. ``auto`` tells whether the cost model chose the
+            ``max_window``, ``fence_leaves`` (leaves replaced by fences),
+            ``fence_keys`` (keys in them) and ``fence_span`` (keys per bottom
+            fence, see :func:`.fences.fence_keys`; None without fence leaves).
+            A fence leaf's window counts as one span. ``auto`` tells whether the cost model chose the
             configuration (False below 2**14 keys, for a given configuration
             and for a loaded index).
         """
@@ -324,6 +325,7 @@ class LearnedIndex:
             "max_window": self.max_window_,
             "fence_leaves": int(fence.sum()),
             "fence_keys": int(counts[fence].sum()) if self.n_leaves_ else 0,
+            "fence_span": int(width[fence].max()) if fence.any() else None,
         }
 
     def _check(self):

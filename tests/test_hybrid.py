@@ -49,6 +49,7 @@ def test_fence_leaves_on_step_data(dtype, max_window):
         per = 64 // keys.itemsize * max(max_window * keys.itemsize // 512, 1)
         assert np.all(width[~fence & (counts > per)] <= max_window)
         assert np.all(width[fence] == per) and fence.sum() == st_h["fence_leaves"]
+        assert st_h["fence_span"] == per and st_plain["fence_span"] is None
         assert st_plain["fence_leaves"] == 0
         assert idx.nbytes > plain.nbytes
         q = _queries(idx.keys)
