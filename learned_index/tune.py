@@ -225,9 +225,9 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     n = keys.shape[0]
     if n < MIN_TUNE:
         return None
-    per = fences.keys_per_line(keys.itemsize)
+    line = fences.keys_per_line(keys.itemsize)
     grid = _grid(n, STAGE_GRID[:AUTO_STAGES], every=1)
-    windows = (None,) + tuple(lines * per for lines in (2, 8, 32, 128))
+    windows = (None,) + tuple(lines * line for lines in (2, 8, 32, 128))
     scored = _score(keys, grid, train.sample_step(n), max_bytes, windows)
     return scored[0][1] if scored else None
 
@@ -320,9 +320,9 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
     say = progress or (lambda msg: None)
     arr, _ = _coerce.as_keys(keys)
     n = arr.shape[0]
-    per = fences.keys_per_line(arr.itemsize)
+    line = fences.keys_per_line(arr.itemsize)
     if n >= MIN_TUNE:
-        windows = (None, 2 * per, 8 * per, 32 * per)
+        windows = (None, 2 * line, 8 * line, 32 * line)
         grid, step = _grid(n, stage_grid, small=max_bytes is not None), train.sample_step(n)
     else:
         windows = (None,)
