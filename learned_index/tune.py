@@ -218,8 +218,9 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     """The cost model's best configuration for ``keys`` (no timing), or None if ``keys`` is small.
 
     Tries the first :data:`AUTO_STAGES` stage layouts of the grid with every
-    power of two of leaves, plain and with fence leaves past 2, 8, 32 or 128
-    cache lines, within ``max_bytes``. O(n / step + keys of the sampled leaves) per
+    power of two of leaves, plain and with fence leaves past 2, 8, 16, 32, 64
+    or 128 cache lines (spans of 1, 1, 2, 4, 8 and 16 lines, see
+    :func:`.fences.fence_keys`), within ``max_bytes``. O(n / step + keys of the sampled leaves) per
     model configuration.
     """
     n = keys.shape[0]
@@ -227,7 +228,7 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
         return None
     line = fences.keys_per_line(keys.itemsize)
     grid = _grid(n, STAGE_GRID[:AUTO_STAGES], every=1)
-    windows = (None,) + tuple(lines * line for lines in (2, 8, 32, 128))
+    windows = (None,) + tuple(lines * line for lines in (2, 8, 16, 32, 64, 128))
     scored = _score(keys, grid, train.sample_step(n), max_bytes, windows)
     return scored[0][1] if scored else None
 
