@@ -47,7 +47,8 @@ def measure(keys, lookups=1_000_000, repeats=3, seed=0):
     qs = keys[np.random.default_rng(seed).integers(0, n, lookups)]
     want = np.searchsorted(keys, qs)
     step = train.sample_step(n)
-    windows = (None, 8 * keys_per_line(keys.itemsize), 32 * keys_per_line(keys.itemsize))
+    line = keys_per_line(keys.itemsize)
+    windows = (None, 8 * line, 32 * line)
     rows = []
     for config in tune._grid(n, tune.STAGE_GRID):
         for mw, est in zip(windows, tune.estimate(keys, config, step, windows)):

@@ -55,6 +55,7 @@ FANOUT = 8
 MAX_SPAN_LINES = 16
 
 
+@njit(cache=True, inline="always")
 def keys_per_line(itemsize):
     """Keys of ``itemsize`` bytes per 64-byte cache line (at least 2)."""
     return max(64 // itemsize, 2)
@@ -69,6 +70,19 @@ def fence_keys(max_window, itemsize):
     """
     line = keys_per_line(itemsize)
     return line * min(max(int(max_window) // (8 * line), 1), MAX_SPAN_LINES)
+
+
+def fenced(widths, counts, max_window, itemsize):
+    """Which leaves (by window ``widths`` and key ``counts``) become fence leaves under
+    ``max_window`` (None: none): those wider than it and of more keys than one span."""
+    if max_window is None:
+        return np.zeros(len(widths), dtype=bool)
+    return (widths > max_window) & (counts > fence_keys(max_window, itemsize))
+
+
+def spans(p, areas):
+    """The spans ``F`` of the fence areas at offsets ``areas`` of blob ``p`` (int64)."""
+    return p[areas + SPAN].astype(np.int64)
 
 
 def fence_before(pu, p, j, q, right):

@@ -286,7 +286,7 @@ class LearnedIndex:
         o, width = rmi.leaf_records(self.model_)
         fence = width == fences.FENCE_MARK
         areas = self.model_[o[fence] + rmi.REC_PARAMS].astype(np.int64)
-        width[fence] = self.model_[areas + fences.SPAN].astype(np.int64)
+        width[fence] = fences.spans(self.model_, areas)
         return counts, width, fence
 
     def stats(self):

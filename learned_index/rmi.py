@@ -41,7 +41,7 @@ from . import search as _search
 from ._pointer import as_pointer
 from ._prefetch import prefetch
 from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_node, fence_step,
-                     fence_window)
+                     fence_window, keys_per_line)
 from .models import FORM_CUBIC, FORM_LINEAR, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
@@ -180,7 +180,7 @@ def prefetch_window(keys, lo, hi):
     Windows above :data:`PREFETCH_LINES` lines get their middle and ends only.
     """
     last = min(hi, keys.shape[0] - 1)
-    per_line = max(64 // keys.itemsize, 1)
+    per_line = keys_per_line(keys.itemsize)
     if last - lo < PREFETCH_LINES * per_line:
         for i in range(lo, last, per_line):
             prefetch(keys, i)

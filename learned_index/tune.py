@@ -171,7 +171,7 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
     out = []
     for mw in windows:
         per = fences.fence_keys(mw or 0, keys.itemsize)
-        fence = (widths > mw) & (counts > per) if mw is not None else np.zeros_like(counts, bool)
+        fence = fences.fenced(widths, counts, mw, keys.itemsize)
         w = np.where(fence, per, widths)
         levels = np.where(fence, np.maximum(np.ceil(np.log(np.maximum(counts / per, 1.0))
                                                     / np.log(fences.FANOUT)), 1.0), 0.0)
