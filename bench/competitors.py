@@ -18,6 +18,9 @@ and groups accepted by ``--indexes``:
 ``li_tuned`` (group ``tuned``, or ``--tune``)
     the index :func:`learned_index.tune.tune` chooses (build time includes
     the tuning).
+``li_tuned_small`` (group ``tuned_small``)
+    the same within ``max_bytes = n / 20`` (at least 16 kB): under a tenth
+    of a node-16 B+tree's ``n / 15 * 8`` bytes, the size target of issue 6.
 ``li_search_<kind>`` (group ``search_kinds``, or ``--search-kinds``)
     the default stages with each last-mile search (binary, branchless,
     exponential, linear).
@@ -63,6 +66,11 @@ class Spec:
         return self.cls(**opts)
 
 
+def small_budget(n):
+    """``max_bytes`` of ``li_tuned_small`` for ``n`` keys: ``n / 20``, at least 16 kB."""
+    return max(n // 20, 16_384)
+
+
 def _specs():
     out = [Spec("binary_search", "np.searchsorted", "binary", BinarySearch)]
     out += [Spec(f"bplustree{b}", f"B+tree {b}", "bplustree", BPlusTreeAdapter, {"node_size": b})
@@ -82,7 +90,9 @@ def _specs():
         Spec("li_compact", "LI compact (n/1024 leaves)", "learned", LearnedIndexAdapter,
              {"n_leaves": lambda n: max(1, n // 1024)}),
     ]
-    out += [Spec("li_tuned", "LI tuned", "tuned", TunedLearnedIndexAdapter)]
+    out += [Spec("li_tuned", "LI tuned", "tuned", TunedLearnedIndexAdapter),
+            Spec("li_tuned_small", "LI tuned ≤ n/20 B", "tuned", TunedLearnedIndexAdapter,
+                 {"max_bytes": small_budget})]
     out += [Spec(f"li_search_{k}", f"LI default, {k} search", "learned", LearnedIndexAdapter,
                  {"search": k}) for k in SEARCH_KINDS]
     out += [Spec("sortedcontainers", "sortedcontainers (loop)", "peer", SortedContainersAdapter),
@@ -101,10 +111,12 @@ GROUPS = {
     "learned": ["li_default", "li_fixed", "li_hybrid", "li_linear2", "li_radix", "li_cubic",
                 "li_compact"],
     "tuned": ["li_tuned"],
+    "tuned_small": ["li_tuned_small"],
     "search_kinds": [n for n in SPECS if n.startswith("li_search_")],
     "peers": ["sortedcontainers", "pygm", "btrees", "lmdb"],
 }
 GROUPS["all"] = (["binary_search"] + GROUPS["bplustree"] + GROUPS["learned"] + GROUPS["tuned"]
+                 + GROUPS["tuned_small"]
                  + GROUPS["peers"])
 
 

@@ -142,24 +142,23 @@ def summary_table(rows):
 
 
 def tuned_table(rows):
-    """Per dataset: the tuned index against the best grid configuration and the best B+tree."""
-    headers = ["dataset (keys)", "tuned ns", "tuned config", "tuned bytes", "tuning s",
+    """Per dataset and tuned index: against the best grid configuration and the best B+tree."""
+    headers = ["dataset (keys)", "index", "tuned ns", "tuned config", "tuned bytes", "tuning s",
                "best grid", "grid ns", "tuned ÷ best grid", "tuned ÷ best B+tree time",
                "tuned ÷ best B+tree size", "tuned ÷ searchsorted"]
     out = []
     for ds in dict.fromkeys((r["dataset"], r["n"]) for r in rows):
         group = [r for r in rows if (r["dataset"], r["n"]) == ds]
-        tuned = next((r for r in group if r["family"] == "tuned"), None)
         grid = [r for r in group if r["family"] == "learned"]
-        if tuned is None:
-            continue
         best = min(grid, key=lambda r: r["batch_ns"]) if grid else None
-        out.append([_dataset(tuned), _ns(tuned["batch_ns"]), tuned.get("config", "–"),
-                    _bytes(tuned["nbytes"]), _f(tuned.get("tune_s"), "{:.1f}"),
-                    best["label"] if best else "–", _ns(best["batch_ns"]) if best else "–",
-                    _ratio(tuned["batch_ns"] / best["batch_ns"]) if best else "–",
-                    _ratio(tuned["time_vs_best_btree"]), _ratio(tuned["size_vs_best_btree"]),
-                    _ratio(tuned["time_vs_searchsorted"])])
+        for tuned in (r for r in group if r["family"] == "tuned"):
+            out.append([_dataset(tuned), tuned["label"], _ns(tuned["batch_ns"]),
+                        tuned.get("config", "–"), _bytes(tuned["nbytes"]),
+                        _f(tuned.get("tune_s"), "{:.1f}"),
+                        best["label"] if best else "–", _ns(best["batch_ns"]) if best else "–",
+                        _ratio(tuned["batch_ns"] / best["batch_ns"]) if best else "–",
+                        _ratio(tuned["time_vs_best_btree"]), _ratio(tuned["size_vs_best_btree"]),
+                        _ratio(tuned["time_vs_searchsorted"])])
     return headers, out
 
 

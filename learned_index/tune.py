@@ -49,6 +49,8 @@ BIG_LEAF = 1 << 14
 #: smallest key count worth tuning; smaller sets get the fixed default
 MIN_TUNE = 1 << 14
 SMALL_DEFAULT = {"stages": ("linear", "linear"), "n_leaves": 1, "n_mid": None}
+#: ``max_window`` values tried, in cache lines of keys (besides no fence leaves)
+WINDOW_LINES = (2, 8, 16, 32, 64, 128)
 #: the default index's size cap (the learned index's design target at 10**7 keys)
 DEFAULT_MAX_BYTES = 4_000_000
 
@@ -68,6 +70,22 @@ def _grid(n, stage_grid, small=False, max_leaves=1 << 20, every=2):
             mids = (max(n_leaves // 2, 1), max(n_leaves // 16, 1)) if len(stages) == 3 else (None,)
             for n_mid in mids:
                 out.append({"stages": stages, "n_leaves": n_leaves, "n_mid": n_mid})
+    return out
+
+
+def _filling(n, stage_grid, max_bytes):
+    """For each stage layout, the most leaves (``n_mid = n_leaves / 16``) that fit
+    ``max_bytes``: the grid's powers of four leave up to 3/4 of a tight budget unused."""
+    out = []
+    for stages in stage_grid:
+        per_leaf = 8 * rmi.record_width(FAMILIES[stages[-1]][1])
+        if len(stages) == 3:
+            per_leaf += 8 * rmi.record_width(FAMILIES[stages[1]][1]) / 16
+        # header, root and alignment: well under a kilobyte for the grid's roots
+        n_leaves = min(int((max_bytes - 1024) / per_leaf), max(n // 16, 16))
+        if n_leaves >= 16:
+            n_mid = max(n_leaves // 16, 1) if len(stages) == 3 else None
+            out.append({"stages": stages, "n_leaves": n_leaves, "n_mid": n_mid})
     return out
 
 
@@ -228,7 +246,7 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
         return None
     line = fences.keys_per_line(keys.itemsize)
     grid = _grid(n, STAGE_GRID[:AUTO_STAGES], every=1)
-    windows = (None,) + tuple(lines * line for lines in (2, 8, 16, 32, 64, 128))
+    windows = (None,) + tuple(lines * line for lines in WINDOW_LINES)
     scored = _score(keys, grid, train.sample_step(n), max_bytes, windows)
     return scored[0][1] if scored else None
 
@@ -277,7 +295,8 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         The keys (validated and sorted like ``LearnedIndex`` does).
     max_bytes : int, optional
         Upper bound on the index's ``nbytes``; every returned configuration
-        respects it (``ValueError`` if none can).
+        respects it (``ValueError`` if none can). Besides the grid, each stage
+        layout is tried with as many leaves as fit the budget.
     measure : bool
         Build the ``confirm`` best predictions on the full keys and time
         batch lookups of random present keys; otherwise trust the cost model.
@@ -323,8 +342,10 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
     n = arr.shape[0]
     line = fences.keys_per_line(arr.itemsize)
     if n >= MIN_TUNE:
-        windows = (None, 2 * line, 8 * line, 32 * line)
+        windows = (None,) + tuple(lines * line for lines in WINDOW_LINES)
         grid, step = _grid(n, stage_grid, small=max_bytes is not None), train.sample_step(n)
+        if max_bytes is not None:
+            grid += [c for c in _filling(n, stage_grid, max_bytes) if c not in grid]
     else:
         windows = (None,)
         grid, step = [dict(SMALL_DEFAULT, n_leaves=max(n // 64, 1))], 1

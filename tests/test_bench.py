@@ -165,6 +165,14 @@ def test_cli_json(run):
     assert all(j["first_use_s"] >= 0 for j in d["jit"])
 
 
+def test_tuned_small_fits_its_budget(run):
+    out, results, names = run
+    rows = [r for r in results.rows if r["index"] == "li_tuned_small"]
+    assert sorted(r["dataset"] for r in rows) == sorted(names)
+    for r in rows:
+        assert 0 < r["nbytes"] <= competitors.small_budget(r["n"])
+
+
 def test_cli_plots_and_markdown(run):
     out, results, names = run
     for name in ("pareto.png", "cdf.png", "leaf_errors.png"):
@@ -173,7 +181,7 @@ def test_cli_plots_and_markdown(run):
     md = (out / "performance.md").read_text()
     assert md.startswith("# Performance\n\nkept text")
     assert "<!-- bench:results:start -->" in md and "| LI default (auto) |" in md
-    assert "### Tuned index" in md and "| LI tuned |" in md
+    assert "### Tuned index" in md and "| LI tuned |" in md and "| LI tuned ≤ n/20 B |" in md
     assert md.count("<!-- bench:results:start -->") == 1
 
 

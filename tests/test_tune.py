@@ -55,6 +55,23 @@ def test_max_bytes_is_respected(budget):
     assert measured["config"]["search"] in ("binary", "linear")
 
 
+@pytest.mark.parametrize("budget", [20_000, 100_000])
+def test_max_bytes_is_filled(budget):
+    # between the grid's powers of four, each stage layout is also tried with
+    # as many leaves as the budget holds: some candidate uses most of it
+    keys = synthetic("lognormal", 100_000)
+    res = tune(keys, max_bytes=budget, measure=False)
+    used = [r["nbytes"] for r in res["candidates"] if r["max_window"] is None]
+    assert max(used) <= budget and max(used) > 0.9 * budget
+    for stages in {tuple(r["stages"]) for r in res["candidates"]}:
+        fills = [r for r in res["candidates"] if tuple(r["stages"]) == stages
+                 and r["max_window"] is None and r["nbytes"] > 0.9 * budget]
+        assert fills, stages
+        idx = LearnedIndex(keys, **tune_module._config(fills[0]))
+        assert idx.nbytes == fills[0]["nbytes"]
+        check_arrays(idx, _queries(idx.keys))
+
+
 def test_impossible_budget_raises():
     with pytest.raises(ValueError, match="max_bytes"):
         tune(synthetic("uniform_dense", 50_000), max_bytes=100, measure=False)
