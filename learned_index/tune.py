@@ -73,6 +73,12 @@ def _grid(n, stage_grid, small=False, max_leaves=1 << 20, every=2):
     return out
 
 
+def _windows(itemsize):
+    """The ``max_window`` values tried: none, then :data:`WINDOW_LINES` cache lines of keys."""
+    line = fences.keys_per_line(itemsize)
+    return (None,) + tuple(lines * line for lines in WINDOW_LINES)
+
+
 def _filling(n, stage_grid, max_bytes):
     """For each stage layout, the most leaves (``n_mid = n_leaves / 16``) that fit
     ``max_bytes``: the grid's powers of four leave up to 3/4 of a tight budget unused."""
@@ -244,10 +250,8 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     n = keys.shape[0]
     if n < MIN_TUNE:
         return None
-    line = fences.keys_per_line(keys.itemsize)
     grid = _grid(n, STAGE_GRID[:AUTO_STAGES], every=1)
-    windows = (None,) + tuple(lines * line for lines in WINDOW_LINES)
-    scored = _score(keys, grid, train.sample_step(n), max_bytes, windows)
+    scored = _score(keys, grid, train.sample_step(n), max_bytes, _windows(keys.itemsize))
     return scored[0][1] if scored else None
 
 
@@ -340,9 +344,8 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
     say = progress or (lambda msg: None)
     arr, _ = _coerce.as_keys(keys)
     n = arr.shape[0]
-    line = fences.keys_per_line(arr.itemsize)
     if n >= MIN_TUNE:
-        windows = (None,) + tuple(lines * line for lines in WINDOW_LINES)
+        windows = _windows(arr.itemsize)
         grid, step = _grid(n, stage_grid, small=max_bytes is not None), train.sample_step(n)
         if max_bytes is not None:
             grid += [c for c in _filling(n, stage_grid, max_bytes) if c not in grid]
