@@ -79,14 +79,19 @@ def _windows(itemsize):
     return (None,) + tuple(lines * line for lines in WINDOW_LINES)
 
 
+def _record_bytes(family):
+    """Bytes of one leaf or middle record of model family ``family`` (see :mod:`.rmi`)."""
+    return 8 * rmi.record_width(FAMILIES[family][1])
+
+
 def _filling(n, stage_grid, max_bytes):
     """For each stage layout, the most leaves (``n_mid = n_leaves / 16``) that fit
     ``max_bytes``: the grid's powers of four leave up to 3/4 of a tight budget unused."""
     out = []
     for stages in stage_grid:
-        per_leaf = 8 * rmi.record_width(FAMILIES[stages[-1]][1])
+        per_leaf = _record_bytes(stages[-1])
         if len(stages) == 3:
-            per_leaf += 8 * rmi.record_width(FAMILIES[stages[1]][1]) / 16
+            per_leaf += _record_bytes(stages[1]) / 16
         # header, root and alignment: well under a kilobyte for the grid's roots
         n_leaves = min(int((max_bytes - 1024) / per_leaf), max(n // 16, 16))
         if n_leaves >= 16:
@@ -259,7 +264,7 @@ def _score(keys, grid, step, max_bytes, windows):
     """``(predicted ns, config, estimate)`` of every configuration x window within ``max_bytes``, best first."""
     scored = []
     for config in grid:
-        leaf_bytes = 8 * config["n_leaves"] * rmi.record_width(FAMILIES[config["stages"][-1]][1])
+        leaf_bytes = config["n_leaves"] * _record_bytes(config["stages"][-1])
         if max_bytes is not None and leaf_bytes > max_bytes:
             continue
         for mw, est in zip(windows, estimate(keys, config, step, windows)):
