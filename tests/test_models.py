@@ -218,7 +218,7 @@ def test_radix_maps_max_offset_within_range(x_last, y_last):
     assert m == 0.5, f"scale {c1!r} is not a power of two"
     top = radix.predict(np.array([c0, c1]), 0, x_last)
     assert top <= y_last, "max offset maps beyond the output range"
-    assert top * 2.0 > y_last or math.isinf(c1 * 2.0), "a larger power of two would fit: not the smallest shift"
+    assert top * 2.0 > y_last or math.isinf(float(c1) * 2.0), "a larger power of two would fit: not the smallest shift"
     pred = predict(radix, np.array([c0, c1]), np.linspace(0, x_last, 101))
     assert np.all((pred >= 0) & (pred <= y_last))
     assert_monotone(pred, "radix")
