@@ -53,18 +53,26 @@ SMALL_DEFAULT = {"stages": ("linear", "linear"), "n_leaves": 1, "n_mid": None}
 WINDOW_LINES = (2, 8, 16, 32, 64, 128)
 #: the default index's size cap (the learned index's design target at 10**7 keys)
 DEFAULT_MAX_BYTES = 4_000_000
+#: fewest keys per leaf in the grid, and most leaves (without a cap, the fastest
+#: indexes on hard data are the finest: one linear leaf per 4 keys is 8 bytes per key)
+MIN_LEAF_KEYS = 4
+MAX_LEAVES = 1 << 22
+#: each doubling of an index's size must buy this share of speed for the tuner to
+#: take it (see :func:`_pick`): it does not spend memory on noise
+SIZE_PRICE = 0.05
+#: the tuner also times the best prediction at most 1/COMPACT_RATIO the size of the best
+COMPACT_RATIO = 4
 
 
-def _grid(n, stage_grid, small=False, max_leaves=1 << 20, every=2):
-    """Model configurations for ``n`` keys: about 16 to 1024 keys per leaf (or fewer
-    leaves, down to 16, when ``small``: for a tight ``max_bytes``), ``n_leaves`` a
-    power of ``2 ** every``."""
+def _grid(n, stage_grid, small=False, max_leaves=MAX_LEAVES):
+    """Model configurations for ``n`` keys: ``n_leaves`` every power of two from one
+    leaf per ~1024 keys to one per :data:`MIN_LEAF_KEYS` keys (at most ``max_leaves``),
+    and, when ``small`` (for a tight ``max_bytes``), powers of four down to 16 leaves."""
     out = []
-    for leaves_log2 in range(4, 21, every):
+    top = min(max(n // MIN_LEAF_KEYS, 16), max_leaves)
+    for leaves_log2 in range(4, top.bit_length()):
         n_leaves = 1 << leaves_log2
-        if n_leaves > max(n // 16, 16) or n_leaves > max_leaves:
-            break
-        if n_leaves < n // 1024 and not small:
+        if n_leaves < n // 1024 and (not small or leaves_log2 % 2):
             continue
         for stages in stage_grid:
             mids = (max(n_leaves // 2, 1), max(n_leaves // 16, 1)) if len(stages) == 3 else (None,)
@@ -86,14 +94,15 @@ def _record_bytes(family):
 
 def _filling(n, stage_grid, max_bytes):
     """For each stage layout, the most leaves (``n_mid = n_leaves / 16``) that fit
-    ``max_bytes``: the grid's powers of four leave up to 3/4 of a tight budget unused."""
+    ``max_bytes``: between the grid's powers of two (or four, for few leaves) up to
+    half (three quarters) of a tight budget would go unused."""
     out = []
     for stages in stage_grid:
         per_leaf = _record_bytes(stages[-1])
         if len(stages) == 3:
             per_leaf += _record_bytes(stages[1]) / 16
         # header, root and alignment: well under a kilobyte for the grid's roots
-        n_leaves = min(int((max_bytes - 1024) / per_leaf), max(n // 16, 16))
+        n_leaves = min(int((max_bytes - 1024) / per_leaf), max(n // MIN_LEAF_KEYS, 16), MAX_LEAVES)
         if n_leaves >= 16:
             n_mid = max(n_leaves // 16, 1) if len(stages) == 3 else None
             out.append({"stages": stages, "n_leaves": n_leaves, "n_mid": n_mid})
@@ -255,7 +264,7 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     n = keys.shape[0]
     if n < MIN_TUNE:
         return None
-    grid = _grid(n, STAGE_GRID[:AUTO_STAGES], every=1)
+    grid = _grid(n, STAGE_GRID[:AUTO_STAGES])
     scored = _score(keys, grid, train.sample_step(n), max_bytes, _windows(keys.itemsize))
     return scored[0][1] if scored else None
 
@@ -305,14 +314,21 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
     max_bytes : int, optional
         Upper bound on the index's ``nbytes``; every returned configuration
         respects it (``ValueError`` if none can). Besides the grid, each stage
-        layout is tried with as many leaves as fit the budget.
+        layout is tried with as many leaves as fit the budget. Without it,
+        the grid goes up to one leaf per 4 keys (:data:`MIN_LEAF_KEYS`), and
+        on data that linear models fit badly the fastest index can be about
+        as large as the keys themselves.
     measure : bool
         Build the ``confirm`` best predictions on the full keys and time
         batch lookups of random present keys; otherwise trust the cost model.
     confirm : int
         How many predictions to confirm by timing: the best of each stage
-        layout first. The configuration ``LearnedIndex(keys)`` would build
-        (:func:`auto_config`) is timed too when it fits ``max_bytes``.
+        layout first. Timed too: the configuration ``LearnedIndex(keys)``
+        would build (:func:`auto_config`) when it fits ``max_bytes``, and the
+        best prediction of at most a quarter the size of the best one. Of the
+        timed indexes, the fastest wins unless a smaller one is about as
+        fast: each doubling of the size must buy 5% of speed
+        (:data:`SIZE_PRICE`).
     lookups, repeats : int
         Size and repetitions of the timed batch (median).
     seed : int
@@ -369,16 +385,16 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         queries = arr[rng.integers(0, n, min(lookups, 4 * n))]
         built = {}
         chosen = _diverse(rows, confirm)
-        anchor = _default_row(arr, rows, step, max_bytes)
-        if anchor is not None and all(anchor is not c for c in chosen):
-            chosen.append(anchor)
+        for extra in (_default_row(arr, rows, step, max_bytes), _compact_row(rows, chosen)):
+            if extra is not None and all(extra is not c for c in chosen):
+                chosen.append(extra)
         for row in chosen:
             cfg = _config(row)
             say(f"timing {cfg}")
             idx = LearnedIndex(arr, **cfg)
             row.update(nbytes=idx.nbytes, ns=_time_lookups(idx, queries, repeats), measured=True)
             built[id(row)] = idx
-        best = min(chosen, key=lambda r: (r["ns"], r["nbytes"]))
+        best = _pick(chosen)
         index = built[id(best)]
         kinds = {}
         for kind in search_kinds:
@@ -405,6 +421,31 @@ def _diverse(rows, count):
             out.append(row)
     out += [r for r in rows if all(r is not o for o in out)]
     return out[:count]
+
+
+def _compact_row(rows, chosen):
+    """The best predicted row at most 1/:data:`COMPACT_RATIO` the size of the best
+    predicted one (``chosen[0]``), or None: timed so that a much smaller index
+    that is about as fast can win (see :func:`_pick`)."""
+    if not chosen:
+        return None
+    cap = chosen[0]["nbytes"] / COMPACT_RATIO
+    return next((r for r in rows if r["nbytes"] <= cap), None)
+
+
+def _pick(timed):
+    """The timed row of least ``ns * (1 - SIZE_PRICE) ** -log2(nbytes)``.
+
+    A row twice the size of another wins only if it is :data:`SIZE_PRICE`
+    faster, one eight times the size if it is ``1 - 0.95**3`` (14%) faster.
+
+    >>> _pick([{"ns": 33.0, "nbytes": 64e6}, {"ns": 35.0, "nbytes": 8e6}])["nbytes"]
+    8000000.0
+    >>> _pick([{"ns": 30.0, "nbytes": 64e6}, {"ns": 35.0, "nbytes": 8e6}])["nbytes"]
+    64000000.0
+    """
+    price = -np.log2(1.0 - SIZE_PRICE)
+    return min(timed, key=lambda r: (r["ns"] * max(r["nbytes"], 1) ** price, r["nbytes"]))
 
 
 def _default_row(keys, rows, step, max_bytes):

@@ -90,7 +90,8 @@ def test_measured_tuning_returns_an_exact_index():
     res = tune(keys, confirm=2, lookups=10_000, repeats=1)
     idx = res["index"]
     assert isinstance(idx, LearnedIndex) and idx.search_ == res["config"]["search"]
-    assert sum(r["measured"] for r in res["candidates"]) == 2
+    # the confirmed, the default's configuration and a compact one
+    assert 2 <= sum(r["measured"] for r in res["candidates"]) <= 4
     assert res["seconds"] > 0
     q = _queries(idx.keys)
     check_arrays(idx, q)
@@ -130,10 +131,13 @@ def test_default_configuration_is_always_timed():
     timed = [r for r in res["candidates"] if r["measured"]]
     default = LearnedIndex(keys).stats()
     keys_ = ("stages", "n_leaves", "max_window")
-    assert any(all(r[k] == default[k] for k in keys_) for r in timed) and len(timed) <= 2
-    fastest = min(timed, key=lambda r: (r["ns"], r["nbytes"]))
-    assert {k: res["config"][k] for k in ("stages", "n_leaves", "n_mid", "max_window")} == \
-        {k: fastest[k] for k in ("stages", "n_leaves", "n_mid", "max_window")}
+    assert any(all(r[k] == default[k] for k in keys_) for r in timed) and len(timed) <= 3
+    # the choice (each doubling of size must buy 5% of speed): no timed index is
+    # faster and no larger, nor at most 5% slower and less than half its size
+    chosen = next(r for r in timed if all(r[k] == res["config"][k] for k in keys_ + ("n_mid",)))
+    for r in timed:
+        assert not (r["ns"] < chosen["ns"] and r["nbytes"] <= chosen["nbytes"])
+        assert not (r["ns"] <= chosen["ns"] * 1.05 and r["nbytes"] < chosen["nbytes"] / 2)
 
 
 @pytest.mark.parametrize("name", ["lognormal", "clustered", "duplicates"])
