@@ -59,7 +59,7 @@ MIN_LEAF_KEYS = 4
 MAX_LEAVES = 1 << 22
 #: each doubling of an index's size must buy this share of speed for the tuner to
 #: take it (see :func:`_pick`): it does not spend memory on noise
-SIZE_PRICE = 0.05
+SIZE_PRICE = 0.03
 #: the tuner also times the best prediction at most 1/COMPACT_RATIO the size of the best
 COMPACT_RATIO = 4
 
@@ -327,7 +327,7 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         would build (:func:`auto_config`) when it fits ``max_bytes``, and the
         best prediction of at most a quarter the size of the best one. Of the
         timed indexes, the fastest wins unless a smaller one is about as
-        fast: each doubling of the size must buy 5% of speed
+        fast: each doubling of the size must buy 3% of speed
         (:data:`SIZE_PRICE`).
     lookups, repeats : int
         Size and repetitions of the timed batch (median).
@@ -437,7 +437,7 @@ def _pick(timed):
     """The timed row of least ``ns * (1 - SIZE_PRICE) ** -log2(nbytes)``.
 
     A row twice the size of another wins only if it is :data:`SIZE_PRICE`
-    faster, one eight times the size if it is ``1 - 0.95**3`` (14%) faster.
+    faster, one eight times the size if it is ``1 - 0.97**3`` (8.7%) faster.
 
     >>> _pick([{"ns": 33.0, "nbytes": 64e6}, {"ns": 35.0, "nbytes": 8e6}])["nbytes"]
     8000000.0

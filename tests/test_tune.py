@@ -132,12 +132,12 @@ def test_default_configuration_is_always_timed():
     default = LearnedIndex(keys).stats()
     keys_ = ("stages", "n_leaves", "max_window")
     assert any(all(r[k] == default[k] for k in keys_) for r in timed) and len(timed) <= 3
-    # the choice (each doubling of size must buy 5% of speed): no timed index is
-    # faster and no larger, nor at most 5% slower and less than half its size
+    # the choice (each doubling of size must buy 3% of speed): no timed index is
+    # faster and no larger, nor at most 3% slower and less than half its size
     chosen = next(r for r in timed if all(r[k] == res["config"][k] for k in keys_ + ("n_mid",)))
     for r in timed:
         assert not (r["ns"] < chosen["ns"] and r["nbytes"] <= chosen["nbytes"])
-        assert not (r["ns"] <= chosen["ns"] * 1.05 and r["nbytes"] < chosen["nbytes"] / 2)
+        assert not (r["ns"] <= chosen["ns"] * 1.03 and r["nbytes"] < chosen["nbytes"] / 2)
 
 
 @pytest.mark.parametrize("name", ["lognormal", "clustered", "duplicates"])
