@@ -324,11 +324,11 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
     confirm : int
         How many predictions to confirm by timing: the best of each stage
         layout first. Timed too: the configuration ``LearnedIndex(keys)``
-        would build (:func:`auto_config`) when it fits ``max_bytes``, and the
-        best prediction of at most a quarter the size of the best one. Of the
-        timed indexes, the fastest wins unless a smaller one is about as
-        fast: each doubling of the size must buy 3% of speed
-        (:data:`SIZE_PRICE`).
+        would build (:func:`auto_config`) when it fits ``max_bytes``. The
+        fastest timed index wins. Without ``max_bytes``, the best prediction of
+        at most a quarter the size of the best one is timed too, and a smaller
+        index that is about as fast wins: each doubling of the size must buy
+        3% of speed (:data:`SIZE_PRICE`).
     lookups, repeats : int
         Size and repetitions of the timed batch (median).
     seed : int
@@ -385,7 +385,10 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         queries = arr[rng.integers(0, n, min(lookups, 4 * n))]
         built = {}
         chosen = _diverse(rows, confirm)
-        for extra in (_default_row(arr, rows, step, max_bytes), _compact_row(rows, chosen)):
+        extras = [_default_row(arr, rows, step, max_bytes)]
+        if max_bytes is None:
+            extras.append(_compact_row(rows, chosen))
+        for extra in extras:
             if extra is not None and all(extra is not c for c in chosen):
                 chosen.append(extra)
         for row in chosen:
@@ -394,7 +397,10 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
             idx = LearnedIndex(arr, **cfg)
             row.update(nbytes=idx.nbytes, ns=_time_lookups(idx, queries, repeats), measured=True)
             built[id(row)] = idx
-        best = _pick(chosen)
+        if max_bytes is None:
+            best = _pick(chosen)
+        else:
+            best = min(chosen, key=lambda r: (r["ns"], r["nbytes"]))
         index = built[id(best)]
         kinds = {}
         for kind in search_kinds:

@@ -53,11 +53,16 @@ def test_max_bytes_is_respected(budget):
                     search_kinds=("binary", "linear"))
     assert measured["index"].nbytes <= budget
     assert measured["config"]["search"] in ("binary", "linear")
+    # under a cap the fastest timed index wins, however much smaller another is
+    timed = [r for r in measured["candidates"] if r["measured"]]
+    fastest = min(timed, key=lambda r: (r["ns"], r["nbytes"]))
+    assert tune_module._config(fastest) == {k: v for k, v in measured["config"].items()
+                                            if k != "search"}
 
 
 @pytest.mark.parametrize("budget", [20_000, 100_000])
 def test_max_bytes_is_filled(budget):
-    # between the grid's powers of four, each stage layout is also tried with
+    # between the grid's powers of two, each stage layout is also tried with
     # as many leaves as the budget holds: some candidate uses most of it
     keys = synthetic("lognormal", 100_000)
     res = tune(keys, max_bytes=budget, measure=False)
