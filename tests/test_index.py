@@ -392,6 +392,19 @@ def test_stress_tiny_configurations(name, root):
                     n_mid=n_mid, search=search, **_mlp_kw(root, (2,)))
 
 
+@pytest.mark.parametrize("name", DATASETS)
+def test_stress_finest_grid(name):
+    """The tuner's finest configurations: one leaf per 4 keys, as many middle records
+    as half the leaves, with and without fence leaves, 2 and 3 stages."""
+    n_leaves = STRESS_N // tune.MIN_LEAF_KEYS
+    for stages, n_mid, max_window in ((("cubic", "linear", "linear"), n_leaves // 2, None),
+                                      (("linear", "linear", "linear"), n_leaves // 2, 16),
+                                      (("radix", "linear"), None, 64)):
+        idx, _ = _stress(name, STRESS_N, windows=True, stages=stages, n_leaves=n_leaves,
+                         n_mid=n_mid, max_window=max_window)
+        assert idx.stats()["n_leaves"] == n_leaves
+
+
 @pytest.mark.parametrize("name", ["uniform_dense", "lognormal", "duplicates", "int64_full",
                                   "float_lognormal", "uint32_dense"])
 def test_stress_default_config(name):
