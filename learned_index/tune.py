@@ -58,7 +58,7 @@ DEFAULT_MAX_BYTES = 4_000_000
 MIN_LEAF_KEYS = 4
 MAX_LEAVES = 1 << 22
 #: each doubling of an index's size must buy this share of speed for the tuner to
-#: take it (see :func:`_pick`): it does not spend memory on noise
+#: take it (see :func:`_rank`): it does not spend memory on noise
 SIZE_PRICE = 0.03
 #: the tuner also times the best prediction at most 1/COMPACT_RATIO the size of the best
 COMPACT_RATIO = 4
@@ -383,7 +383,6 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
     if measure and n:
         rng = np.random.default_rng(seed)
         queries = arr[rng.integers(0, n, min(lookups, 4 * n))]
-        built = {}
         chosen = _diverse(rows, confirm)
         extras = [_default_row(arr, rows, step, max_bytes)]
         if max_bytes is None:
@@ -391,17 +390,17 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         for extra in extras:
             if extra is not None and all(extra is not c for c in chosen):
                 chosen.append(extra)
+        # under a cap the fastest wins, without one the size has a price (see _rank)
+        rank = _rank(priced=max_bytes is None)
+        best = None
         for row in chosen:
             cfg = _config(row)
             say(f"timing {cfg}")
             idx = LearnedIndex(arr, **cfg)
             row.update(nbytes=idx.nbytes, ns=_time_lookups(idx, queries, repeats), measured=True)
-            built[id(row)] = idx
-        if max_bytes is None:
-            best = _pick(chosen)
-        else:
-            best = min(chosen, key=lambda r: (r["ns"], r["nbytes"]))
-        index = built[id(best)]
+            if best is None or rank(row) < rank(best):
+                best, index = row, idx      # only the best so far stays in memory
+            del idx
         kinds = {}
         for kind in search_kinds:
             candidate = index._with_search(kind)
@@ -432,26 +431,29 @@ def _diverse(rows, count):
 def _compact_row(rows, chosen):
     """The best predicted row at most 1/:data:`COMPACT_RATIO` the size of the best
     predicted one (``chosen[0]``), or None: timed so that a much smaller index
-    that is about as fast can win (see :func:`_pick`)."""
+    that is about as fast can win (see :func:`_rank`)."""
     if not chosen:
         return None
     cap = chosen[0]["nbytes"] / COMPACT_RATIO
     return next((r for r in rows if r["nbytes"] <= cap), None)
 
 
-def _pick(timed):
-    """The timed row of least ``ns * (1 - SIZE_PRICE) ** -log2(nbytes)``.
+def _rank(priced):
+    """Sort key of timed rows: ``ns``, or with ``priced`` the size-priced
+    ``ns * (1 - SIZE_PRICE) ** -log2(nbytes)``; ties go to the smaller row.
 
-    A row twice the size of another wins only if it is :data:`SIZE_PRICE`
-    faster, one eight times the size if it is ``1 - 0.97**3`` (8.7%) faster.
+    Priced, a row twice the size of another wins only if it is
+    :data:`SIZE_PRICE` faster, one eight times the size if it is
+    ``1 - 0.97**3`` (8.7%) faster.
 
-    >>> _pick([{"ns": 33.0, "nbytes": 64e6}, {"ns": 35.0, "nbytes": 8e6}])["nbytes"]
-    8000000.0
-    >>> _pick([{"ns": 30.0, "nbytes": 64e6}, {"ns": 35.0, "nbytes": 8e6}])["nbytes"]
-    64000000.0
+    >>> rows = [{"ns": 33.0, "nbytes": 64e6}, {"ns": 35.0, "nbytes": 8e6}]
+    >>> min(rows, key=_rank(True))["nbytes"], min(rows, key=_rank(False))["nbytes"]
+    (8000000.0, 64000000.0)
+    >>> min([{"ns": 30.0, "nbytes": 64e6}, {"ns": 35.0, "nbytes": 8e6}], key=_rank(True))["ns"]
+    30.0
     """
-    price = -np.log2(1.0 - SIZE_PRICE)
-    return min(timed, key=lambda r: (r["ns"] * max(r["nbytes"], 1) ** price, r["nbytes"]))
+    price = -np.log2(1.0 - SIZE_PRICE) if priced else 0.0
+    return lambda r: (r["ns"] * max(r["nbytes"], 1) ** price, r["nbytes"])
 
 
 def _default_row(keys, rows, step, max_bytes):
