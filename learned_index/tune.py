@@ -324,11 +324,11 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
     confirm : int
         How many predictions to confirm by timing: the best of each stage
         layout first. Timed too: the configuration ``LearnedIndex(keys)``
-        would build (:func:`auto_config`) when it fits ``max_bytes``. The
-        fastest timed index wins. Without ``max_bytes``, the best prediction of
-        at most a quarter the size of the best one is timed too, and a smaller
-        index that is about as fast wins: each doubling of the size must buy
-        3% of speed (:data:`SIZE_PRICE`).
+        would build (:func:`auto_config`) when it fits ``max_bytes``. Under
+        ``max_bytes`` the fastest timed index wins. Without it, the best
+        prediction of at most a quarter the size of the best one is timed too,
+        and a smaller index that is about as fast wins: each doubling of the
+        size must buy 3% of speed (:data:`SIZE_PRICE`).
     lookups, repeats : int
         Size and repetitions of the timed batch (median).
     seed : int
@@ -461,7 +461,7 @@ def _default_row(keys, rows, step, max_bytes):
     if the grid lacks it), or None if it exceeds ``max_bytes`` or ``keys`` are few.
 
     It is always timed, so a measured tuning result is never slower than the
-    default it replaces.
+    default it replaces, unless (without ``max_bytes``) it is much smaller.
     """
     default = auto_config(keys, DEFAULT_MAX_BYTES)
     if default is None:
