@@ -254,8 +254,8 @@ def _add_fences(keys, starts, p, max_window, max_bytes=None):
     leaf_off, leaf_w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
     _, widths = rmi.leaf_records(p)
     per = fences.fence_keys(max_window, keys.itemsize)
-    chosen = np.flatnonzero(fences.fenced(widths, np.diff(starts), max_window, keys.itemsize))
-    chosen = chosen.astype(np.int64)
+    fence = fences.fenced(widths, np.diff(starts), max_window, keys.itemsize)
+    chosen = np.flatnonzero(fence).astype(np.int64)
     if chosen.size == 0:
         return p
     extra = int(fences.area_sizes(starts, chosen, per).sum())

@@ -64,13 +64,18 @@ SIZE_PRICE = 0.03
 COMPACT_RATIO = 4
 
 
-def _grid(n, stage_grid, small=False, max_leaves=MAX_LEAVES):
+def _most_leaves(n):
+    """The most leaves tried for ``n`` keys: one per :data:`MIN_LEAF_KEYS` keys, at
+    least 16, at most :data:`MAX_LEAVES`."""
+    return min(max(n // MIN_LEAF_KEYS, 16), MAX_LEAVES)
+
+
+def _grid(n, stage_grid, small=False):
     """Model configurations for ``n`` keys: ``n_leaves`` every power of two from one
-    leaf per ~1024 keys to one per :data:`MIN_LEAF_KEYS` keys (at most ``max_leaves``),
-    and, when ``small`` (for a tight ``max_bytes``), powers of four down to 16 leaves."""
+    leaf per ~1024 keys up to :func:`_most_leaves`, and, when ``small`` (for a tight
+    ``max_bytes``), powers of four down to 16 leaves."""
     out = []
-    top = min(max(n // MIN_LEAF_KEYS, 16), max_leaves)
-    for leaves_log2 in range(4, top.bit_length()):
+    for leaves_log2 in range(4, _most_leaves(n).bit_length()):
         n_leaves = 1 << leaves_log2
         if n_leaves < n // 1024 and (not small or leaves_log2 % 2):
             continue
@@ -102,7 +107,7 @@ def _filling(n, stage_grid, max_bytes):
         if len(stages) == 3:
             per_leaf += _record_bytes(stages[1]) / 16
         # header, root and alignment: well under a kilobyte for the grid's roots
-        n_leaves = min(int((max_bytes - 1024) / per_leaf), max(n // MIN_LEAF_KEYS, 16), MAX_LEAVES)
+        n_leaves = min(int((max_bytes - 1024) / per_leaf), _most_leaves(n))
         if n_leaves >= 16:
             n_mid = max(n_leaves // 16, 1) if len(stages) == 3 else None
             out.append({"stages": stages, "n_leaves": n_leaves, "n_mid": n_mid})
