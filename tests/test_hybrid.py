@@ -133,6 +133,28 @@ def test_fence_area_validation_catches_damage():
     assert not fences.areas_valid(p, np.array([p.size - 1]), keys.size, line)
 
 
+def test_fence_steps_compiled_only_where_fences_may_be():
+    """rmi.has_fences (which picks the batch pipeline with fence steps) is true
+    exactly for blobs with fence leaves; and the pipeline without them, given a
+    fenced blob anyway, still answers exactly (search.settle repairs the empty
+    windows of fence leaves)."""
+    from learned_index import rmi
+
+    keys = step_keys(np.uint64)
+    q = _queries(keys)
+    for stages in (("linear", "linear"), ("linear", "linear", "linear")):
+        plain = LearnedIndex(keys, stages=stages, n_leaves=40)
+        fenced = LearnedIndex(keys, stages=stages, n_leaves=40, max_window=0)
+        for idx in (plain, fenced):
+            assert rmi.has_fences(idx.model_) == bool(idx._leaf_table()[2].any())
+        assert rmi.has_fences(fenced.model_) and not rmi.has_fences(plain.model_)
+        for right, side in ((False, "left"), (True, "right")):
+            out = np.empty(q.size, dtype=np.int64)
+            rmi._bound_pipeline(keys, fenced.model_, q, out, 0, q.size, right,
+                                fenced._kind, False, False)
+            assert np.array_equal(out, np.searchsorted(keys, q, side=side))
+
+
 def test_pipeline_batch_sizes_and_parallel_chunks():
     """The batch kernel's pipeline (a ring of queries in flight, some in fence
     descents, some answered by the range check) is exact for every batch length
@@ -143,7 +165,8 @@ def test_pipeline_batch_sizes_and_parallel_chunks():
     idx = build(keys, stages=("linear", "linear", "linear"), n_leaves=40, max_window=0)
     par = LearnedIndex(keys, stages=("linear", "linear", "linear"), n_leaves=40, max_window=0,
                        parallel=True)
-    assert idx.stats()["fence_leaves"] > 0
+    plain = LearnedIndex(keys, stages=("linear", "linear", "linear"), n_leaves=40)
+    assert idx.stats()["fence_leaves"] > 0 and plain.stats()["fence_leaves"] == 0
     rng = np.random.default_rng(11)
     ends = np.array([0, np.iinfo(np.uint64).max], dtype=np.uint64)     # answered by the range check
     pool = np.concatenate([keys, keys + np.uint64(1), ends])
@@ -154,3 +177,4 @@ def test_pipeline_batch_sizes_and_parallel_chunks():
         assert np.array_equal(idx.lower_bound(q), want), m
         assert np.array_equal(idx.upper_bound(q), np.searchsorted(keys, q, side="right")), m
         assert np.array_equal(par.lower_bound(q), want), m
+        assert np.array_equal(plain.lower_bound(q), want), m
