@@ -261,8 +261,9 @@ def contains_at(handle, q, right):
 LEAD = 8
 #: levels of a fence leaf's descent that a batch pipelines (deeper ones run in the last)
 FENCE_STEPS = 2
-#: slots of a batch's ring of queries in flight (a power of 2 above ``(3 + FENCE_STEPS) * LEAD``)
-RING = 64
+#: slots of a batch's ring of queries in flight: a power of 2 above ``(3 + FENCE_STEPS) * LEAD``,
+#: the iterations a query stays in flight (64; a smaller ring would mix queries up)
+RING = 1 << ((3 + FENCE_STEPS) * LEAD).bit_length()
 #: queries per task of the parallel batch kernel
 CHUNK = 4096
 
