@@ -1,5 +1,6 @@
 """``LearnedIndex``: the public face of the recursive model index."""
 import functools
+import numbers
 
 import numba
 import numpy as np
@@ -26,9 +27,9 @@ class LearnedIndex:
 
     Without a configuration (or with ``stages="auto"``) the index configures
     itself: a cost model chooses the stages, ``n_leaves`` and fence leaves
-    within 4 MB, from windows measured on a sample of leaves
-    (:func:`learned_index.tune.auto_config`; a few tenths of a second at
-    10**7 keys). Below 2**14 keys, and whenever any of ``stages``,
+    within ``max_bytes`` (4 MB by default), from windows measured on a sample
+    of leaves (:func:`learned_index.tune.auto_config`; a few tenths of a
+    second at 10**7 keys). Below 2**14 keys, and whenever any of ``stages``,
     ``n_leaves``, ``n_mid`` or ``max_window`` is given, the fixed defaults
     below fill in the rest. :func:`learned_index.tune.tune` searches wider
     and confirms its choice by timing lookups. The configuration in use is
@@ -63,6 +64,16 @@ class LearnedIndex:
         over its keys (see :mod:`learned_index.fences`), so that no lookup
         searches more than one cache line of keys after the fences. None
         (default) keeps every leaf's model.
+    max_bytes : int or float, optional
+        Size cap of the automatically configured index (default 4 MB; see
+        :data:`learned_index.tune.DEFAULT_MAX_BYTES`), a positive finite
+        number of bytes. The cost model's fastest configuration within it is
+        built, and ``nbytes`` does not exceed it. Caps under the default's
+        also try coarser leaf counts (down to 16 leaves). Not with
+        ``stages``, ``n_leaves``, ``n_mid`` or ``max_window``. Raises
+        ``ValueError`` when no index over the keys fits.
+        :func:`learned_index.tune.tune` also times candidates, and without a
+        cap weighs memory against speed.
 
     Notes
     -----
@@ -86,15 +97,25 @@ class LearnedIndex:
     """
 
     def __init__(self, keys, stages=None, n_leaves=None, search=None, n_mid=None,
-                 parallel=False, mlp_hidden=(16,), seed=0, max_window=None):
+                 parallel=False, mlp_hidden=(16,), seed=0, max_window=None, max_bytes=None):
         arr, copied = _coerce.as_keys(keys)
+        auto = stages == "auto" or (stages, n_leaves, n_mid, max_window) == (None,) * 4
+        cap = tune.DEFAULT_MAX_BYTES
+        if max_bytes is not None:
+            if not auto:
+                raise ValueError("max_bytes caps the automatic configuration; it cannot be "
+                                 "combined with stages, n_leaves, n_mid or max_window")
+            cap = _budget(max_bytes)
         cfg = None
-        if stages == "auto" or (stages, n_leaves, n_mid, max_window) == (None,) * 4:
-            cfg = tune.auto_config(arr, tune.DEFAULT_MAX_BYTES)
+        if auto:
+            cfg = tune.auto_config(arr, cap)
+            if cfg is None and arr.shape[0] >= tune.MIN_TUNE:
+                raise ValueError(f"no index over {arr.shape[0]:,} keys fits in "
+                                 f"max_bytes={max_bytes!r}")
             stages, n_leaves, n_mid, max_window = (
                 (cfg or {}).get(k) for k in ("stages", "n_leaves", "n_mid", "max_window"))
         # fence areas are estimated: the built ones must fit the budget too
-        max_bytes = tune.DEFAULT_MAX_BYTES if cfg is not None else None
+        max_bytes = cap if cfg is not None else max_bytes
         stages = tuple(stages) if stages is not None else DEFAULT_STAGES
         if len(stages) not in (2, 3):
             raise ValueError(f"stages must have 2 or 3 entries, got {stages!r}")
@@ -134,6 +155,9 @@ class LearnedIndex:
         self.n_mid_ = n_mid if n else 0
         self.max_window_ = info.pop("max_window")
         self.auto_ = cfg is not None
+        if max_bytes is not None and self.nbytes > max_bytes:     # the fixed default, below 2**14 keys
+            raise ValueError(f"the index over {n:,} keys takes {self.nbytes:,} bytes, "
+                             f"above max_bytes={max_bytes!r}")
         self._info = info
         self._bind_scalar_kernels()
 
@@ -427,6 +451,14 @@ def _entry_point(kernel, args):
     """Compile ``kernel`` for ``args`` if needed and return its compiled entry point."""
     kernel(*args)
     return kernel.overloads[tuple(numba.typeof(a) for a in args)].entry_point
+
+
+def _budget(value):
+    """``max_bytes`` checked: a positive finite real number (not a bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)) \
+            or not 0 < float(value) < float("inf"):
+        raise ValueError(f"max_bytes must be a positive finite number of bytes, got {value!r}")
+    return float(value)
 
 
 def _positive(value, name, minimum=1):

@@ -26,7 +26,7 @@ from .index import LearnedIndex, _entry_point
 __all__ = ["LearnedKV"]
 
 _INDEX_OPTIONS = ("stages", "n_leaves", "search", "n_mid", "parallel", "mlp_hidden", "seed",
-                  "max_window")
+                  "max_window", "max_bytes")
 _CHUNK = 1 << 16
 
 

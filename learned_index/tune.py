@@ -263,14 +263,21 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     Tries the first :data:`AUTO_STAGES` stage layouts of the grid with every
     power of two of leaves, plain and with fence leaves past 2, 8, 16, 32, 64
     or 128 cache lines (spans of 1, 1, 2, 4, 8 and 16 lines, see
-    :func:`.fences.fence_keys`), within ``max_bytes``. O(n / step + keys of the sampled leaves) per
-    model configuration.
+    :func:`.fences.fence_keys`), within ``max_bytes``. Under a cap below
+    :data:`DEFAULT_MAX_BYTES`, or when no leaf count of that grid fits (from
+    about 10**8 keys at 4 MB), also the coarser powers of 4 of leaves (see
+    :func:`_grid`). O(n / step + keys of the sampled leaves) per model
+    configuration.
     """
     n = keys.shape[0]
     if n < MIN_TUNE:
         return None
-    grid = _grid(n, STAGE_GRID[:AUTO_STAGES])
-    scored = _score(keys, grid, train.sample_step(n), max_bytes, _windows(keys.itemsize))
+    step, windows = train.sample_step(n), _windows(keys.itemsize)
+    small = max_bytes is not None and max_bytes < DEFAULT_MAX_BYTES
+    scored = _score(keys, _grid(n, STAGE_GRID[:AUTO_STAGES], small=small), step, max_bytes, windows)
+    if not scored and not small:
+        scored = _score(keys, _grid(n, STAGE_GRID[:AUTO_STAGES], small=True), step, max_bytes,
+                        windows)
     return scored[0][1] if scored else None
 
 

@@ -103,6 +103,18 @@ def test_index_options_survive(tmp_path):
     assert got.index.stages_ == ("radix", "linear")
 
 
+def test_index_size_cap_survives(tmp_path):
+    keys = np.arange(0, 60_000, 3, dtype=np.uint64) ** 2
+    kv = LearnedKV(keys, keys.astype(np.float64), index_options={"max_bytes": 20_000})
+    assert kv.index.stats()["auto"] and kv.index.nbytes <= 20_000
+    kv.save(tmp_path / "c")
+    got = LearnedKV.load(tmp_path / "c")
+    got[np.uint64(7)] = 1.0
+    got.compact()
+    assert got.index.stats()["auto"] and got.index.nbytes <= 20_000
+    assert got[np.uint64(7)] == 1.0 and got[keys[5]] == float(keys[5])
+
+
 @pytest.mark.skipif("max_window" not in LearnedIndex.__init__.__code__.co_varnames,
                     reason="this LearnedIndex has no fence leaves")
 @pytest.mark.parametrize("max_window", [0, 256])      # fence spans of one and four lines

@@ -226,3 +226,56 @@ def test_build_trains_upper_stages_on_the_estimators_sample(monkeypatch, name):
     q = _queries(idx.keys)
     check_arrays(idx, q)
     check_windows(idx, q)
+
+
+@pytest.mark.parametrize("name", ["lognormal", "clustered", "duplicates", "float_wide"])
+@pytest.mark.parametrize("cap", [3_000, 40_000, 1_000_000, 30_000_000])
+def test_index_max_bytes_caps_the_automatic_configuration(name, cap):
+    """LearnedIndex(keys, max_bytes=...) builds the cost model's choice within the cap
+    (coarser grids below the default's cap), and stays exact."""
+    keys = synthetic(name, 100_000)
+    idx = LearnedIndex(keys, max_bytes=cap)
+    s = idx.stats()
+    assert s["auto"] and idx.nbytes <= cap
+    chosen = auto_config(idx.keys, cap)
+    assert (s["stages"], s["n_leaves"]) == (chosen["stages"], chosen["n_leaves"])
+    if cap < tune_module.DEFAULT_MAX_BYTES // 100:         # only the coarse powers of 4 fit
+        assert s["n_leaves"] < keys.size // 1024 or s["n_leaves"] in (16, 64)
+    q = _queries(idx.keys)
+    check_arrays(idx, q)
+    check_scalars(idx, q)
+    check_windows(idx, q, upper=False)
+
+
+def test_index_max_bytes_default_and_errors():
+    keys = synthetic("lognormal", 100_000)
+    default = LearnedIndex(keys)
+    same = LearnedIndex(keys, max_bytes=tune_module.DEFAULT_MAX_BYTES)
+    assert np.array_equal(default.model_, same.model_) and default.stats()["auto"]
+    for bad in (0, -5, float("nan"), float("inf"), "1e6", True, [1e6]):
+        with pytest.raises(ValueError, match="max_bytes must be"):
+            LearnedIndex(keys, max_bytes=bad)
+    with pytest.raises(ValueError, match="no index over"):
+        LearnedIndex(keys, max_bytes=200)
+    with pytest.raises(ValueError, match="cannot be combined"):
+        LearnedIndex(keys, n_leaves=64, max_bytes=1e6)
+    with pytest.raises(ValueError, match="cannot be combined"):
+        LearnedIndex(keys, max_window=64, max_bytes=1e6)
+    small = keys[:1000]                          # below MIN_TUNE: the fixed default, checked
+    assert LearnedIndex(small, max_bytes=1e5).nbytes <= 1e5
+    with pytest.raises(ValueError, match="above max_bytes"):
+        LearnedIndex(small, max_bytes=300)
+    assert LearnedIndex(small[:0], max_bytes=1e3).lower_bound(5) == 0
+
+
+def test_auto_config_falls_back_to_coarse_leaves(monkeypatch):
+    """When no leaf count of the usual grid fits the default cap (10**8 keys and
+    more at 4 MB), the cost model still chooses, among the coarser counts."""
+    keys = synthetic("lognormal", 100_000)
+    cap = 3_000                                  # the usual grid starts at 128 leaves, 4 kB
+    assert not tune_module._score(keys, tune_module._grid(keys.size, tune_module.STAGE_GRID[:3]),
+                                  1, cap, (None,))
+    monkeypatch.setattr(tune_module, "DEFAULT_MAX_BYTES", cap)
+    idx = LearnedIndex(keys)
+    assert idx.stats()["auto"] and idx.nbytes <= cap
+    check_arrays(idx, _queries(idx.keys))
