@@ -94,6 +94,10 @@ class LearnedIndex:
     array([0, 3, 4])
     >>> idx.contains(9), idx.range(4, 10)
     (True, (1, 4))
+    >>> many = np.arange(0, 3 * 10**5, 3, dtype=np.uint64)
+    >>> capped = LearnedIndex(many, max_bytes=20_000)
+    >>> capped.nbytes <= 20_000, capped.lower_bound(30), capped.stats()["auto"]
+    (True, 10, True)
     """
 
     def __init__(self, keys, stages=None, n_leaves=None, search=None, n_mid=None,
