@@ -115,11 +115,11 @@ class LearnedIndex:
             cfg = tune.auto_config(arr, cap)
             if cfg is None and arr.shape[0] >= tune.MIN_TUNE:
                 raise ValueError(f"no index over {arr.shape[0]:,} keys fits in "
-                                 f"max_bytes={max_bytes!r}")
+                                 f"max_bytes={cap:,.0f}")
             stages, n_leaves, n_mid, max_window = (
                 (cfg or {}).get(k) for k in ("stages", "n_leaves", "n_mid", "max_window"))
         # fence areas are estimated: the built ones must fit the budget too
-        max_bytes = cap if cfg is not None else max_bytes
+        budget = cap if cfg is not None else max_bytes
         stages = tuple(stages) if stages is not None else DEFAULT_STAGES
         if len(stages) not in (2, 3):
             raise ValueError(f"stages must have 2 or 3 entries, got {stages!r}")
@@ -150,7 +150,7 @@ class LearnedIndex:
         self._is_float = arr.dtype.kind == "f"
         if n:
             self.model_, info = train.build(arr, stages, n_leaves, n_mid, tuple(mlp_hidden), seed,
-                                            max_window, max_bytes)
+                                            max_window, budget)
         else:
             self.model_, info = train._aligned_zeros(rmi.HEADER), {
                 "starts": np.zeros(1, np.int64), "bent": 0, "max_window": max_window,
@@ -159,9 +159,9 @@ class LearnedIndex:
         self.n_mid_ = n_mid if n else 0
         self.max_window_ = info.pop("max_window")
         self.auto_ = cfg is not None
-        if max_bytes is not None and self.nbytes > max_bytes:     # the fixed default, below 2**14 keys
+        if max_bytes is not None and self.nbytes > cap:     # the fixed default, below 2**14 keys
             raise ValueError(f"the index over {n:,} keys takes {self.nbytes:,} bytes, "
-                             f"above max_bytes={max_bytes!r}")
+                             f"above max_bytes={cap:,.0f}")
         self._info = info
         self._bind_scalar_kernels()
 
