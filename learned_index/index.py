@@ -118,8 +118,8 @@ class LearnedIndex:
                                  f"max_bytes={cap:,.0f}")
             stages, n_leaves, n_mid, max_window = (
                 (cfg or {}).get(k) for k in ("stages", "n_leaves", "n_mid", "max_window"))
-        # fence areas are estimated: the built ones must fit the budget too
-        budget = cap if cfg is not None else max_bytes
+        # fence areas are estimated: the built ones must fit the cap too
+        budget = cap if cfg is not None else None
         stages = tuple(stages) if stages is not None else DEFAULT_STAGES
         if len(stages) not in (2, 3):
             raise ValueError(f"stages must have 2 or 3 entries, got {stages!r}")

@@ -272,12 +272,11 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     n = keys.shape[0]
     if n < MIN_TUNE:
         return None
-    step, windows = train.sample_step(n), _windows(keys.itemsize)
+    layouts, step, windows = STAGE_GRID[:AUTO_STAGES], train.sample_step(n), _windows(keys.itemsize)
     small = max_bytes is not None and max_bytes < DEFAULT_MAX_BYTES
-    scored = _score(keys, _grid(n, STAGE_GRID[:AUTO_STAGES], small=small), step, max_bytes, windows)
-    if not scored and not small:
-        scored = _score(keys, _grid(n, STAGE_GRID[:AUTO_STAGES], small=True), step, max_bytes,
-                        windows)
+    scored = _score(keys, _grid(n, layouts, small=small), step, max_bytes, windows)
+    if not scored and not small:        # nothing fits the usual grid: try the coarse counts
+        scored = _score(keys, _grid(n, layouts, small=True), step, max_bytes, windows)
     return scored[0][1] if scored else None
 
 
