@@ -184,6 +184,15 @@ def _level_sizes(m, per):
     return sizes
 
 
+def depth(counts, per):
+    """Levels of the deepest fence leaf over leaves of ``counts`` keys (0 for none).
+
+    >>> depth([100, 5000], 8), depth([], 8)
+    (4, 0)
+    """
+    return len(_level_sizes(int(max(counts)), per)) if len(counts) else 0
+
+
 def area_sizes(starts, chosen, per):
     """Floats of the fence area of each chosen leaf."""
     out = []

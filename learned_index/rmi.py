@@ -5,7 +5,7 @@ that a jitted call unboxes two arrays (keys and blob) and nothing else::
 
     header   HEADER floats   n, root form, root offset, n_mid, mid offset,
                              n_leaves, leaf offset, mid form, leaf form,
-                             mid width, leaf width
+                             mid width, leaf width, fence depth
     root     the root family's parameters
     mid      n_mid records of width mid_width        (3-stage indexes only)
     leaves   n_leaves records of width leaf_width, 64-byte aligned
@@ -48,7 +48,7 @@ from .models.common import clamp_index, key_bits, key_delta
 
 HEADER = 16
 (H_N, H_ROOT_FORM, H_ROOT_OFF, H_N_MID, H_MID_OFF, H_N_LEAVES, H_LEAF_OFF,
- H_MID_FORM, H_LEAF_FORM, H_MID_W, H_LEAF_W) = range(11)
+ H_MID_FORM, H_LEAF_FORM, H_MID_W, H_LEAF_W, H_FENCE_DEPTH) = range(12)
 REC_PARAMS = 2          # params start after the base key and the int32 pair
 
 
@@ -259,10 +259,10 @@ def contains_at(handle, q, right):
 
 #: queries between consecutive steps of a query in a batch (see :func:`_bound_pipeline`)
 LEAD = 8
-#: levels of a fence leaf's descent that a batch pipelines (deeper ones run in the last)
-FENCE_STEPS = 2
+#: levels of a fence leaf's descent that a batch may pipeline (deeper ones run in the last)
+FENCE_STEPS = 6
 #: slots of a batch's ring of queries in flight: a power of 2 above ``(3 + FENCE_STEPS) * LEAD``,
-#: the iterations a query stays in flight (64; a smaller ring would mix queries up)
+#: the iterations a query stays in flight at most (128; a smaller ring would mix queries up)
 RING = 1 << ((3 + FENCE_STEPS) * LEAD).bit_length()
 #: queries per task of the parallel batch kernel
 CHUNK = 4096
@@ -279,6 +279,16 @@ def has_fences(p):
     """May blob ``p`` have fence leaves? Their areas follow the leaf records
     (see :mod:`.fences`), so a blob that ends with its last leaf record has none."""
     return p.shape[0] > np.int64(p[H_LEAF_OFF]) + np.int64(p[H_N_LEAVES]) * np.int64(p[H_LEAF_W])
+
+
+@njit(cache=True, inline="always")
+def pipelined_levels(p):
+    """Fence levels a batch pipelines for blob ``p``: its deepest fence leaf's levels
+    (header field ``fence depth``, written by the build), at most :data:`FENCE_STEPS`.
+    A blob without the field (0, written before it existed) gets :data:`FENCE_STEPS`.
+    Only speed depends on it: a deeper descent finishes in the last pipelined step."""
+    d = np.int64(p[H_FENCE_DEPTH])
+    return FENCE_STEPS if d <= 0 else min(d, FENCE_STEPS)
 
 
 @njit(cache=True, nogil=True)
@@ -309,8 +319,8 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced)
     flight. At 10**7 keys this is about 1.5x faster than descending groups
     of queries together, which wait at every step for the group's slowest
     miss. A fence leaf's query descends one level per step instead of
-    searching, for up to :data:`FENCE_STEPS` steps (then finishes its
-    descent), and is searched at the step after its window is known.
+    searching, for up to :func:`pipelined_levels` steps (then finishes
+    its descent), and is searched at the step after its window is known.
     ``fenced=False`` (a compile-time constant) leaves the fence steps out: a
     fence leaf's marked width then gives an empty window, which
     :func:`.search.settle` still makes exact.
@@ -336,7 +346,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced)
     hi = np.empty(RING, dtype=np.int64)
     area = np.empty(RING, dtype=np.int64)   # fence area
     level = np.empty(RING, dtype=np.int64)  # fence level to descend next; -1: window known
-    steps = FENCE_STEPS + 1 if fenced else 1
+    steps = pipelined_levels(p) + 1 if fenced else 1
     for i in range(start, stop + (2 + steps) * LEAD):
         if i < stop:
             q = qs[i]
@@ -384,7 +394,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced)
                     continue
                 f = area[t]
                 lv, a, b = fence_step(pu, p, f, level[t], lo[t], hi[t], q, right)
-                if lv >= 0 and s == FENCE_STEPS - 1:
+                if lv >= 0 and s == steps - 2:
                     a = fence_descend(pu, p, f, lv, a, b, q, right)
                     lv = -1
                 level[t] = lv

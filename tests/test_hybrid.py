@@ -155,6 +155,44 @@ def test_fence_steps_compiled_only_where_fences_may_be():
             assert np.array_equal(out, np.searchsorted(keys, q, side=side))
 
 
+def test_fence_descent_deeper_than_the_pipeline():
+    """A fence leaf with more levels than the batch pipeline's fence steps finishes
+    its descent in the last pipelined step; its answers are exact, alone or next
+    to fence leaves of other depths, and next to queries answered by the range check."""
+    from learned_index import fences, rmi
+
+    per_step = -(-(fences.FANOUT ** rmi.FENCE_STEPS * 8 + 1) // 60)    # one leaf of > 8**6 lines
+    keys = step_keys(np.uint64, n_steps=60, per_step=per_step, seed=3)
+    rng = np.random.default_rng(4)
+    q = np.concatenate([keys[rng.integers(0, keys.size, 50_000)], probe_queries(keys)])
+    for n_leaves in (1, 7):
+        idx = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=n_leaves, max_window=0)
+        par = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=n_leaves, max_window=0,
+                           parallel=True)
+        offs, widths = rmi.leaf_records(idx.model_)
+        areas = idx.model_[offs[widths == fences.FENCE_MARK] + rmi.REC_PARAMS].astype(np.int64)
+        levels = idx.model_[areas + 2]
+        if n_leaves == 1:
+            assert levels.max() > rmi.FENCE_STEPS
+        else:
+            assert levels.min() < levels.max()
+        assert idx.model_[rmi.H_FENCE_DEPTH] == levels.max()     # the build's depth field
+        for side in ("left", "right"):
+            want = np.searchsorted(keys, q, side=side)
+            for i in (idx, par):
+                got = i.lower_bound(q) if side == "left" else i.upper_bound(q)
+                assert np.array_equal(got, want)
+        check_scalars(idx, q[::97], limit=200)
+        # the depth field sets how many levels the batch pipelines, not the answers:
+        # absent (0, a blob written before it), too small or too large, still exact
+        for field in (0, 1, 2, 99):
+            p = idx.model_.copy()
+            p[rmi.H_FENCE_DEPTH] = field
+            out = np.empty(q.size, dtype=np.int64)
+            rmi.bound_range(keys, p, q, out, 0, q.size, np.bool_(False), idx._kind)
+            assert np.array_equal(out, np.searchsorted(keys, q)), field
+
+
 def test_pipeline_batch_sizes_and_parallel_chunks():
     """The batch kernel's pipeline (a ring of queries in flight, some in fence
     descents, some answered by the range check) is exact for every batch length
