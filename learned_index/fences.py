@@ -184,15 +184,6 @@ def _level_sizes(m, per):
     return sizes
 
 
-def depth(counts, per):
-    """Levels of the deepest fence leaf over leaves of ``counts`` keys (0 for none).
-
-    >>> depth([100, 5000], 8), depth([], 8)
-    (4, 0)
-    """
-    return len(_level_sizes(int(max(counts)), per)) if len(counts) else 0
-
-
 def area_sizes(starts, chosen, per):
     """Floats of the fence area of each chosen leaf."""
     out = []
@@ -204,13 +195,16 @@ def area_sizes(starts, chosen, per):
 
 @njit(cache=True)
 def write_fences(keys, starts, p, leaf_off, leaf_w, rec_params, chosen, area_off, per):
-    """Turn the chosen leaves into fence leaves, their areas from ``p[area_off:]``. O(n / F).
+    """Turn the chosen leaves into fence leaves, their areas from ``p[area_off:]``;
+    return the levels of the deepest (the blob header's ``fence depth``, see
+    :func:`.rmi.pipelined_levels`). O(n / F).
 
     ``rec_params`` is the offset of a record's parameters (:data:`.rmi.REC_PARAMS`).
     """
     pu = p.view(np.uint64)
     pi = p.view(np.int32)
     f = area_off
+    deepest = 0
     for t in range(chosen.shape[0]):
         r = chosen[t]
         s = starts[r]
@@ -241,7 +235,8 @@ def write_fences(keys, starts, p, leaf_off, leaf_w, rec_params, chosen, area_off
         pi[2 * o + 2] = FENCE_MARK
         p[o + rec_params] = f
         f = at
-    return f
+        deepest = max(deepest, levels)
+    return deepest
 
 
 @njit(cache=True)

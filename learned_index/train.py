@@ -263,8 +263,8 @@ def _add_fences(keys, starts, p, max_window, max_bytes=None):
         return None
     out = _aligned_zeros(p.size + extra)
     out[:p.size] = p
-    fences.write_fences(keys, starts, out, leaf_off, leaf_w, rmi.REC_PARAMS, chosen, p.size, per)
-    out[rmi.H_FENCE_DEPTH] = fences.depth(np.diff(starts)[chosen], per)
+    out[rmi.H_FENCE_DEPTH] = fences.write_fences(keys, starts, out, leaf_off, leaf_w,
+                                                 rmi.REC_PARAMS, chosen, p.size, per)
     return out
 
 
