@@ -58,7 +58,7 @@ class Adapter:
 
     def build(self, keys):
         """Build over ``keys`` (any order, validated like :class:`LearnedIndex`); returns self."""
-        arr, _ = _coerce.as_keys(keys)
+        arr = _coerce.as_keys(keys)
         self._dtype, self._ktype, self._n = arr.dtype, arr.dtype.type, int(arr.shape[0])
         if arr.dtype.kind == "f":
             self._t1, self._kmin, self._kmax = float, -np.inf, np.inf

@@ -244,7 +244,7 @@ def bound_many_parallel(keys, seps, meta, qs, out, right, kind, node_kind):
 @njit(cache=True)           # scalar: keeping the GIL is cheaper per call
 def contains_one(keys, seps, meta, kind, node_kind, q):
     """Is ``q`` a key?"""
-    r = bound_one(keys, seps, meta, kind, node_kind, q, False)
+    r = bound_one(keys, seps, meta, kind, node_kind, q, np.bool_(False))
     return r < keys.shape[0] and keys[r] == q
 
 
@@ -253,6 +253,6 @@ def contains_many(keys, seps, meta, qs, out, kind, node_kind):
     """Batch membership into the bool array ``out``."""
     n = keys.shape[0]
     pos = np.empty(qs.shape[0], np.int64)
-    bound_many(keys, seps, meta, qs, pos, False, kind, node_kind)
+    bound_many(keys, seps, meta, qs, pos, np.bool_(False), kind, node_kind)
     for j in range(qs.shape[0]):
         out[j] = pos[j] < n and keys[pos[j]] == qs[j]

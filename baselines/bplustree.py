@@ -81,7 +81,7 @@ class BPlusTree:
 
     def __init__(self, keys, node_size=64, fill=1.0, parallel=False, search="count",
                  node_search="count"):
-        arr, copied = _coerce.as_keys(keys)
+        arr = _coerce.as_keys(keys)
         if node_size not in NODE_SIZES:
             raise ValueError(f"node_size must be one of {NODE_SIZES}, got {node_size!r}")
         if not 0 < fill <= 1:
@@ -90,9 +90,7 @@ class BPlusTree:
             raise ValueError(f"unknown search {search!r}; choose from {tuple(LEAF_SEARCH)}")
         if node_search not in NODE_SEARCH:
             raise ValueError(f"unknown node_search {node_search!r}; choose from {tuple(NODE_SEARCH)}")
-        view = arr if copied else arr.view()
-        view.flags.writeable = False
-        self._keys = view
+        self._keys = arr
         self._dtype = arr.dtype
         self._ktype = arr.dtype.type
         self._pad = _static.pad_value(arr.dtype)

@@ -18,7 +18,7 @@ and the casting rules of values (:func:`cast_values`).
 import numpy as np
 from numba import carray, njit
 
-from . import rmi
+from . import _coerce, rmi
 from ._pointer import as_pointer
 from ._prefetch import prefetch
 
@@ -74,7 +74,7 @@ def find_at(handle, q):
     n = h[1]
     keys = carray(as_pointer(h[0], q), n)
     p = carray(as_pointer(h[2], np.float64(0.0)), h[3])
-    r = rmi.bound_one(keys, p, q, False, h[4])
+    r = rmi.bound_one(keys, p, q, np.bool_(False), h[4])
     if r < n and keys[r] == q:
         if h[6]:
             prefetch(carray(as_pointer(h[5], np.uint8(0)), n * h[6]), r * h[6])
@@ -154,7 +154,7 @@ def resolve_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, src):
     """Where each query's value lives: ``src >= 0`` base row, ``<= -2`` delta row
     ``-2 - src``, ``-1`` absent (for values a kernel cannot copy)."""
     m = qs.shape[0]
-    rmi.bound_many(keys, p, qs, src, False, kind)
+    rmi.bound_many(keys, p, qs, src, np.bool_(False), kind)
     n = keys.shape[0]
     buffered = rkeys.shape[0] > 0 or dkeys.shape[0] > 0
     for j in range(m):
@@ -286,7 +286,7 @@ def strictly_increasing(a):
 def base_contains(base, qk):
     """Lower bounds of ``qk`` in a store's base and whether each is a key."""
     out = np.empty(qk.shape[0], np.int64)
-    rmi.bound_many(base.keys, base.model, qk, out, False, base.kind)
+    rmi.bound_many(base.keys, base.model, _coerce.frozen(qk), out, False, base.kind)
     n = base.keys.shape[0]
     hit = out < n
     hit[hit] = base.keys[out[hit]] == qk[hit]

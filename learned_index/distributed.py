@@ -68,7 +68,7 @@ class PartitionError(RuntimeError):
 
 # ---------------------------------------------------------------------- partitioning
 def _key_dtype(dtype):
-    return _coerce.as_keys(np.empty(0, dtype))[0].dtype
+    return _coerce.as_keys(np.empty(0, dtype)).dtype
 
 
 def _sample(block, nparts, nblocks, block_info=None):

@@ -120,7 +120,7 @@ def _count_before(pu, p, base, lo, hi, q, right):
 def fence_begin(p, f):
     """Start a descent of the fence leaf at ``p[f:]``: ``(level, node start, node end)`` of the root."""
     top = f + AREA_HEADER + 2 * (np.int64(p[f + 2]) - 1)
-    return np.int64(p[f + 2]) - 1, 0, np.int64(p[top + 1])
+    return np.int64(p[f + 2]) - 1, np.int64(0), np.int64(p[top + 1])
 
 
 @njit(cache=True, inline="always")

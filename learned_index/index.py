@@ -102,7 +102,7 @@ class LearnedIndex:
 
     def __init__(self, keys, stages=None, n_leaves=None, search=None, n_mid=None,
                  parallel=False, mlp_hidden=(16,), seed=0, max_window=None, max_bytes=None):
-        arr, copied = _coerce.as_keys(keys)
+        arr = _coerce.as_keys(keys)
         auto = stages == "auto" or (stages, n_leaves, n_mid, max_window) == (None,) * 4
         cap = tune.DEFAULT_MAX_BYTES
         if max_bytes is not None:
@@ -139,9 +139,7 @@ class LearnedIndex:
             n_mid = max(1, n_leaves // 2) if n_mid is None else _positive(n_mid, "n_mid")
         else:
             n_mid = 0
-        view = arr if copied else arr.view()
-        view.flags.writeable = False
-        self.keys_ = view
+        self.keys_ = arr
         self.stages_ = stages
         self.search_ = search
         self.parallel_ = bool(parallel)
@@ -175,9 +173,7 @@ class LearnedIndex:
         :meth:`stats` (first key of each leaf, then n).
         """
         idx = cls(keys[:0], stages=stages, search=search, parallel=parallel, max_window=max_window)
-        view = keys.view()
-        view.flags.writeable = False
-        idx.keys_ = view
+        idx.keys_ = _coerce.frozen(keys)
         idx.model_ = model
         idx.n_leaves_ = n_leaves
         idx.n_mid_ = n_mid

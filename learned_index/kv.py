@@ -30,12 +30,6 @@ _INDEX_OPTIONS = ("stages", "n_leaves", "search", "n_mid", "parallel", "mlp_hidd
 _CHUNK = 1 << 16
 
 
-def _frozen(a):
-    a = a.view()
-    a.flags.writeable = False
-    return a
-
-
 class _Base:
     """The immutable learned part: keys, values, their raw rows, the index."""
 
@@ -44,8 +38,8 @@ class _Base:
     def __init__(self, index, values):
         self.index = index
         self.keys = index.keys_
-        self.values = _frozen(values)
-        self.raw = None if values.dtype.hasobject else _frozen(_delta.raw_view(values))
+        self.values = _coerce.frozen(values)
+        self.raw = None if values.dtype.hasobject else _coerce.frozen(_delta.raw_view(values))
         self.model = index.model_
         self.kind = index._kind
         vbytes = (np.zeros(0, np.uint8) if self.raw is None else
@@ -79,10 +73,10 @@ class _View:
     __slots__ = ("keys", "slots", "rkeys", "rslots", "dvals", "draw", "upto")
 
     def __init__(self, keys, slots, dvals, upto, rkeys=None, rslots=None):
-        self.keys, self.slots, self.dvals, self.upto = _frozen(keys), _frozen(slots), dvals, upto
-        self.rkeys = _frozen(keys[:0] if rkeys is None else rkeys)
-        self.rslots = _frozen(slots[:0] if rslots is None else rslots)
-        self.draw = None if dvals.dtype.hasobject else _frozen(_delta.raw_view(dvals))
+        self.keys, self.slots, self.dvals, self.upto = _coerce.frozen(keys), _coerce.frozen(slots), dvals, upto
+        self.rkeys = _coerce.frozen(keys[:0] if rkeys is None else rkeys)
+        self.rslots = _coerce.frozen(slots[:0] if rslots is None else rslots)
+        self.draw = None if dvals.dtype.hasobject else _coerce.frozen(_delta.raw_view(dvals))
 
 
 class LearnedKV:
@@ -142,7 +136,7 @@ class LearnedKV:
             raw = keys if isinstance(keys, np.ndarray) else np.asarray(keys)
             if raw.ndim != 1:
                 raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
-            kdt = _coerce.as_keys(raw[:0])[0].dtype if dtype is None else dtype
+            kdt = _coerce.as_keys(raw[:0]).dtype if dtype is None else dtype
             vals = values if isinstance(values, np.ndarray) else None
             vdt = value_dtype if value_dtype is not None else (
                 vals.dtype if vals is not None else np.asarray(values).dtype)

@@ -410,7 +410,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced)
 @njit(cache=True, nogil=True)
 def bound_many(keys, p, qs, out, right, kind):
     """Batch lower/upper bound into ``out``."""
-    bound_range(keys, p, qs, out, 0, qs.shape[0], right, kind)
+    bound_range(keys, p, qs, out, np.int64(0), qs.shape[0], right, kind)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -423,7 +423,7 @@ def bound_many_parallel(keys, p, qs, out, right, kind):
 @njit(cache=True)
 def contains_one(keys, p, q, right, kind):
     """Is ``q`` one of the keys? (``right`` is unused: the signature is :func:`bound_one`'s.)"""
-    r = bound_one(keys, p, q, False, kind)
+    r = bound_one(keys, p, q, np.bool_(False), kind)
     return r < keys.shape[0] and keys[r] == q
 
 
@@ -432,7 +432,7 @@ def contains_many(keys, p, qs, out, kind):
     """Batch membership into the bool array ``out``."""
     pos = np.empty(qs.shape[0], dtype=np.int64)
     # np.bool_: a literal False would compile bound_range a second time (for Literal[bool])
-    bound_range(keys, p, qs, pos, 0, qs.shape[0], np.bool_(False), kind)
+    bound_range(keys, p, qs, pos, np.int64(0), qs.shape[0], np.bool_(False), kind)
     n = keys.shape[0]
     for j in range(qs.shape[0]):
         out[j] = pos[j] < n and keys[pos[j]] == qs[j]

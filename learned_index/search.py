@@ -11,6 +11,7 @@ error bound), finishes with an exponential search over the whole array.
 The learned index and the B+tree share these kernels, so that both pay the
 same last-mile cost (as in SOSD).
 """
+import numpy as np
 from numba import njit
 
 BINARY = 0
@@ -102,5 +103,5 @@ def settle(keys, q, r, right):
     """
     n = keys.shape[0]
     if (r > 0 and not before(keys[r - 1], q, right)) or (r < n and before(keys[r], q, right)):
-        return exponential(keys, q, 0, n, r, right)
+        return exponential(keys, q, np.int64(0), n, r, right)
     return r

@@ -26,7 +26,7 @@ import time
 import numpy as np
 from numba import njit
 
-from . import fences, rmi
+from . import _coerce, fences, rmi
 from .models import FAMILIES, FORM_CUBIC, FORM_LINEAR, LEAF_CODES, cubic, linear, linear_spline, mlp
 from .models.common import key_bits, key_delta
 
@@ -343,8 +343,9 @@ def sample_step(n):
 
 
 def upper_sample(keys, step):
-    """The systematic sample ``keys[::step]``, contiguous (the compiled kernels' layout)."""
-    return keys if step == 1 else np.ascontiguousarray(keys[::step])
+    """The systematic sample ``keys[::step]``, contiguous and read-only like the keys
+    (the compiled kernels' layout)."""
+    return keys if step == 1 else _coerce.frozen(np.ascontiguousarray(keys[::step]))
 
 
 def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, max_window=None,

@@ -374,7 +374,7 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
 
     t0 = time.perf_counter()
     say = progress or (lambda msg: None)
-    arr, _ = _coerce.as_keys(keys)
+    arr = _coerce.as_keys(keys)
     n = arr.shape[0]
     if n >= MIN_TUNE:
         windows = _windows(arr.itemsize)

@@ -28,3 +28,34 @@ def test_second_process_loads_kernels_from_cache():
     second = _run()
     assert second["misses"] == 0, second
     assert second["hits"] >= second["kernels"], second
+
+
+def test_one_compiled_kernel_per_key_dtype():
+    """Every path into a batch or scalar kernel passes the same argument types for a key
+    dtype: read-only keys and queries, no literal constants. Each of these takes 5-25 s to
+    compile cold, so one more variant per dtype is minutes more for a new user's first
+    lookups (and for this suite); writeable queries or a literal ``False`` or ``0`` passed
+    from jitted code each compiled a second copy before."""
+    import numpy as np
+
+    from _data import KEY_DTYPES
+    from learned_index import LearnedIndex, LearnedKV, _delta, rmi, train
+
+    for dt in KEY_DTYPES:
+        keys = np.arange(0, 30_000, 3).astype(dt)
+        ro = keys[:50].copy()
+        ro.flags.writeable = False
+        for idx in (LearnedIndex(keys), LearnedIndex(keys, parallel=True),
+                    LearnedIndex(keys, stages=("linear", "linear", "linear"), n_leaves=64)):
+            for q in (keys[:50], ro, keys[:50].tolist(), keys[7], keys[:3].astype(np.float32)):
+                idx.lower_bound(q), idx.upper_bound(q), idx.contains(q)
+        kv = LearnedKV(keys, np.arange(keys.size, dtype=np.float64))
+        kv.update(keys[:3] + 1, np.zeros(3))
+        kv.get_many(keys[:50]), kv.get(keys[5]), kv.range(keys[3], keys[9])
+    kernels = [rmi.bound_range, rmi.bound_many, rmi.bound_many_parallel, rmi.contains_many,
+               rmi.bound_one, rmi.contains_one, train.route_keys, train.fit_leaves,
+               _delta.resolve_many, _delta.find_at]
+    for k in kernels:
+        sigs = [tuple(map(str, s)) for s in k.signatures]
+        assert not [s for s in sigs if any("Literal" in a for a in s)], (k, sigs)
+        assert len(sigs) <= len(KEY_DTYPES), (k, sigs)

@@ -6,7 +6,7 @@ from _data import synthetic
 from test_hybrid import step_keys
 from test_index import check_arrays, check_scalars, check_windows
 from learned_index import LearnedIndex
-from learned_index import rmi, train
+from learned_index import _coerce, rmi, train
 from learned_index import tune as tune_module
 from learned_index.models import LEAF_CODES
 from learned_index.tune import MIN_TUNE, auto_config, tune
@@ -187,7 +187,7 @@ def test_default_index_stays_within_its_budget(monkeypatch):
 @pytest.mark.parametrize("stages", [("linear", "linear", "linear"), ("radix", "linear")])
 def test_sampled_leaves_match_a_full_routing(stages):
     """The estimator's slice-by-slice routing finds each sampled leaf's exact keys."""
-    keys = synthetic("clustered", 200_000)
+    keys = _coerce.frozen(synthetic("clustered", 200_000))   # read-only, as an index holds them
     step, n_leaves = 8, 2**12
     sample = train.upper_sample(keys, step)
     p = train.skeleton(sample, stages, n_leaves, n_leaves // 2 if len(stages) == 3 else 0,
@@ -211,7 +211,7 @@ def test_build_trains_upper_stages_on_the_estimators_sample(monkeypatch, name):
     """Past UPPER_SAMPLE keys a build trains its root and middle stages on the same
     systematic sample as the tuner's estimate, so the two agree; lookups stay exact."""
     monkeypatch.setattr(train, "UPPER_SAMPLE", 1 << 14)
-    keys = synthetic(name, 200_000)
+    keys = _coerce.frozen(synthetic(name, 200_000))
     step = train.sample_step(keys.size)
     assert step == 13
     config = {"stages": ("linear", "linear", "linear"), "n_leaves": 2**12, "n_mid": 2**11}
