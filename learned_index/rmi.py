@@ -409,8 +409,14 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced)
 
 @njit(cache=True, nogil=True)
 def bound_many(keys, p, qs, out, right, kind):
-    """Batch lower/upper bound into ``out``."""
-    bound_range(keys, p, qs, out, np.int64(0), qs.shape[0], right, kind)
+    """Batch lower/upper bound into ``out``.
+
+    ``start`` is passed as the literal 0, so this kernel has :func:`bound_range`
+    compiled for it: 3-9 % faster (lognormal, 10**7 keys, in-process A/B) than
+    the variant for any start, which the parallel and key-value kernels
+    compile, at the cost of a second compile per key dtype where both are used.
+    """
+    bound_range(keys, p, qs, out, 0, qs.shape[0], right, kind)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -432,7 +438,7 @@ def contains_many(keys, p, qs, out, kind):
     """Batch membership into the bool array ``out``."""
     pos = np.empty(qs.shape[0], dtype=np.int64)
     # np.bool_: a literal False would compile bound_range a second time (for Literal[bool])
-    bound_range(keys, p, qs, pos, np.int64(0), qs.shape[0], np.bool_(False), kind)
+    bound_range(keys, p, qs, pos, 0, qs.shape[0], np.bool_(False), kind)      # as in bound_many
     n = keys.shape[0]
     for j in range(qs.shape[0]):
         out[j] = pos[j] < n and keys[pos[j]] == qs[j]
