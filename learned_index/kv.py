@@ -73,7 +73,8 @@ class _View:
     __slots__ = ("keys", "slots", "rkeys", "rslots", "dvals", "draw", "upto")
 
     def __init__(self, keys, slots, dvals, upto, rkeys=None, rslots=None):
-        self.keys, self.slots, self.dvals, self.upto = _coerce.frozen(keys), _coerce.frozen(slots), dvals, upto
+        self.keys, self.slots = _coerce.frozen(keys), _coerce.frozen(slots)
+        self.dvals, self.upto = dvals, upto
         self.rkeys = _coerce.frozen(keys[:0] if rkeys is None else rkeys)
         self.rslots = _coerce.frozen(slots[:0] if rslots is None else rslots)
         self.draw = None if dvals.dtype.hasobject else _coerce.frozen(_delta.raw_view(dvals))

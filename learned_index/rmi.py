@@ -437,8 +437,8 @@ def contains_one(keys, p, q, right, kind):
 def contains_many(keys, p, qs, out, kind):
     """Batch membership into the bool array ``out``."""
     pos = np.empty(qs.shape[0], dtype=np.int64)
-    # np.bool_: a literal False would compile bound_range a second time (for Literal[bool])
-    bound_range(keys, p, qs, pos, 0, qs.shape[0], np.bool_(False), kind)      # as in bound_many
+    # start 0 as in bound_many; np.bool_, as a literal False would compile bound_range again
+    bound_range(keys, p, qs, pos, 0, qs.shape[0], np.bool_(False), kind)
     n = keys.shape[0]
     for j in range(qs.shape[0]):
         out[j] = pos[j] < n and keys[pos[j]] == qs[j]
