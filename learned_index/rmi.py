@@ -5,7 +5,7 @@ that a jitted call unboxes two arrays (keys and blob) and nothing else::
 
     header   HEADER floats   n, root form, root offset, n_mid, mid offset,
                              n_leaves, leaf offset, mid form, leaf form,
-                             mid width, leaf width, fence depth
+                             mid width, leaf width, fence depth, narrowing steps
     root     the root family's parameters
     mid      n_mid records of width mid_width        (3-stage indexes only)
     leaves   n_leaves records of width leaf_width, 64-byte aligned
@@ -48,7 +48,7 @@ from .models.common import clamp_index, key_bits, key_delta
 
 HEADER = 16
 (H_N, H_ROOT_FORM, H_ROOT_OFF, H_N_MID, H_MID_OFF, H_N_LEAVES, H_LEAF_OFF,
- H_MID_FORM, H_LEAF_FORM, H_MID_W, H_LEAF_W, H_FENCE_DEPTH) = range(12)
+ H_MID_FORM, H_LEAF_FORM, H_MID_W, H_LEAF_W, H_FENCE_DEPTH, H_NARROW) = range(13)
 REC_PARAMS = 2          # params start after the base key and the int32 pair
 
 
@@ -192,6 +192,70 @@ def prefetch_window(keys, lo, hi):
     prefetch(keys, last)
 
 
+#: a narrowing step splits a window into at most this many pieces (see :func:`narrow`)
+NARROW_PIECES = 8
+#: ... of at least this many cache lines of keys
+NARROW_LINES = 8
+
+
+@njit(cache=True, inline="always")
+def narrowed(width, per_line):
+    """Is a window of ``width`` keys (``per_line`` to a cache line) narrowed by a batch
+    before its keys are prefetched? Exactly those :func:`prefetch_window` would not
+    prefetch whole."""
+    return width >= PREFETCH_LINES * per_line
+
+
+@njit(cache=True, inline="always")
+def _stride(lo, hi, per_line):
+    """Keys per piece when :func:`narrow` splits the window ``[lo, hi]``."""
+    return max(NARROW_LINES * per_line, (hi - lo + NARROW_PIECES - 1) // NARROW_PIECES)
+
+
+def narrow_steps(width, per_line=8):
+    """Narrowing steps a batch takes on a window of ``width`` keys (``per_line`` keys to
+    a cache line) before it prefetches the rest whole.
+
+    >>> narrow_steps(127), narrow_steps(128), narrow_steps(512), narrow_steps(513)
+    (0, 1, 1, 2)
+    """
+    steps = 0
+    if narrowed(width, per_line):
+        while width > NARROW_LINES * per_line:
+            width = max(NARROW_LINES * per_line, -(-width // NARROW_PIECES))
+            steps += 1
+    return steps
+
+
+@njit(cache=True, inline="always")
+def prefetch_splitters(keys, lo, hi, per_line):
+    """Ask for the keys :func:`narrow` will compare (one cache line each)."""
+    st = _stride(lo, hi, per_line)
+    for s in range(lo + st, hi, st):
+        prefetch(keys, s)
+
+
+@njit(cache=True, inline="always")
+def narrow(keys, q, lo, hi, right, per_line):
+    """One step of a search of the window ``[lo, hi]`` that holds the answer: compare
+    ``q`` with the splitters ``keys[lo + k * stride]`` (at most ``NARROW_PIECES - 1``)
+    and return the piece ``[a, b]`` that holds it, of at most ``stride`` keys.
+
+    A batch prefetches a window of up to :data:`PREFETCH_LINES` lines whole, and
+    only the ends and middle of a wider one, whose search then waits on miss
+    after miss. Narrowed first (splitters, then one piece, each prefetched a
+    step ahead) it costs fewer lines and no wait: a k-ary search over the keys
+    themselves, nothing stored. Narrowing narrower windows was slower.
+    """
+    st = _stride(lo, hi, per_line)
+    a = lo
+    s = lo + st
+    while s < hi and _search.before(keys[s], q, right):
+        a = s + 1
+        s += st
+    return a, min(s, hi)
+
+
 @njit(cache=True, inline="always")
 def _locate(keys, p, pu, pi, pf, kbu, kbf, q, right, kind):
     """Exact lower (``right=False``) or upper bound of one query."""
@@ -264,6 +328,8 @@ FENCE_STEPS = 6
 #: slots of a batch's ring of queries in flight: a power of 2 above ``(3 + FENCE_STEPS) * LEAD``,
 #: the iterations a query stays in flight at most (128; a smaller ring would mix queries up)
 RING = 1 << ((3 + FENCE_STEPS) * LEAD).bit_length()
+#: a query's state in a batch: its window is to be narrowed (see :func:`narrow`)
+NARROWING = -2
 #: queries per task of the parallel batch kernel
 CHUNK = 4096
 
@@ -282,6 +348,23 @@ def has_fences(p):
 
 
 @njit(cache=True, inline="always")
+def stepped(p):
+    """Does a batch over blob ``p`` take steps after the window step: fence descents
+    (:func:`has_fences`) or narrowing (header field ``narrowing steps``, see
+    :func:`narrow`; 0 in a blob written before it existed, which then never narrows)?"""
+    return has_fences(p) or p[H_NARROW] > 0
+
+
+@njit(cache=True, inline="always")
+def pipelined_steps(p):
+    """Steps a batch over blob ``p`` pipelines after the window step and before the
+    last: the deeper of its fence levels and its narrowing steps, at most
+    :data:`FENCE_STEPS`."""
+    d = pipelined_levels(p) if has_fences(p) else np.int64(0)
+    return max(d, min(np.int64(p[H_NARROW]), FENCE_STEPS))
+
+
+@njit(cache=True, inline="always")
 def pipelined_levels(p):
     """Fence levels a batch pipelines for blob ``p``: its deepest fence leaf's levels
     (header field ``fence depth``, written by the build), at most :data:`FENCE_STEPS`.
@@ -295,18 +378,18 @@ def pipelined_levels(p):
 def bound_range(keys, p, qs, out, start, stop, right, kind):
     """Bounds of ``qs[start:stop]`` into ``out``: :func:`_bound_pipeline` compiled with
     the network root only for indexes that have one (see :func:`evaluate`), and with
-    the fence steps only for indexes that may have fence leaves (without them, a
-    lookup at 10**7 keys takes a few ns less)."""
+    the steps after the window step only for indexes that may take them (see
+    :func:`stepped`; without them, a lookup at 10**7 keys takes a few ns less)."""
     if has_network(p):
         _bound_pipeline(keys, p, qs, out, start, stop, right, kind, True, True)
-    elif has_fences(p):
+    elif stepped(p):
         _bound_pipeline(keys, p, qs, out, start, stop, right, kind, False, True)
     else:
         _bound_pipeline(keys, p, qs, out, start, stop, right, kind, False, False)
 
 
 @njit(cache=True, inline="always")
-def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced):
+def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_on):
     """Bounds of ``qs[start:stop]`` into ``out``, as a software pipeline.
 
     A lookup is a chain of steps, each waiting on memory the step before
@@ -321,9 +404,12 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced)
     miss. A fence leaf's query descends one level per step instead of
     searching, for up to :func:`pipelined_levels` steps (then finishes
     its descent), and is searched at the step after its window is known.
-    ``fenced=False`` (a compile-time constant) leaves the fence steps out: a
-    fence leaf's marked width then gives an empty window, which
-    :func:`.search.settle` still makes exact.
+    A window of more than :data:`PREFETCH_LINES` lines is narrowed one step at
+    a time (:func:`narrow`) and prefetched whole once narrow enough.
+    ``steps_on=False`` (a compile-time constant) leaves all steps after the
+    window step out: a fence leaf's marked width then gives an empty window,
+    which :func:`.search.settle` still makes exact, and wide windows are
+    prefetched whole (or their ends and middle) and searched at once.
     """
     pu, pi, pf = _views(p)
     lay = layout(p)
@@ -346,7 +432,9 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced)
     hi = np.empty(RING, dtype=np.int64)
     area = np.empty(RING, dtype=np.int64)   # fence area
     level = np.empty(RING, dtype=np.int64)  # fence level to descend next; -1: window known
-    steps = pipelined_levels(p) + 1 if fenced else 1
+                                            # NARROWING: window to narrow
+    steps = pipelined_steps(p) + 1 if steps_on else 1
+    per_line = keys_per_line(keys.itemsize)
     for i in range(start, stop + (2 + steps) * LEAD):
         if i < stop:
             q = qs[i]
@@ -371,23 +459,37 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced)
             t = j & mask
             o = rec[t]
             width = np.int64(pi[2 * o + 2])
-            if fenced and width == FENCE_MARK:
+            if steps_on and width == FENCE_MARK:
                 f = np.int64(p[o + REC_PARAMS])
                 area[t] = f
                 level[t], lo[t], hi[t] = fence_begin(p, f)
                 prefetch(p, fence_node(p, f, level[t], lo[t]))
             else:
                 a = leaf_position(p, pu, pf, form, o, qs[j], n)
-                level[t] = -1
                 lo[t] = a
                 hi[t] = min(a + width, n)
-                prefetch_window(keys, a, hi[t])
+                if steps_on and steps > 1 and narrowed(hi[t] - a, per_line):
+                    level[t] = NARROWING
+                    prefetch_splitters(keys, a, hi[t], per_line)
+                else:
+                    level[t] = -1
+                    prefetch_window(keys, a, hi[t])
         for s in range(steps):
             j -= LEAD
             if start <= j < stop and rec[j & mask] >= 0:
                 t = j & mask
                 q = qs[j]
-                if not fenced or level[t] < 0:      # window known: search, done
+                if steps_on and level[t] == NARROWING:
+                    lo[t], hi[t] = narrow(keys, q, lo[t], hi[t], right, per_line)
+                    if s < steps - 1:       # not the last step: prefetch, go on next step
+                        if hi[t] - lo[t] > NARROW_LINES * per_line:
+                            prefetch_splitters(keys, lo[t], hi[t], per_line)
+                        else:
+                            level[t] = -1
+                            prefetch_window(keys, lo[t], hi[t])
+                        continue
+                    level[t] = -1
+                if not steps_on or level[t] < 0:    # window known: search, done
                     r = _search.in_window(keys, q, lo[t], hi[t], lo[t], kind, right)
                     out[j] = _search.settle(keys, q, r, right)
                     rec[t] = -1

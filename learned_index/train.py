@@ -268,6 +268,25 @@ def _add_fences(keys, starts, p, max_window, max_bytes=None):
     return out
 
 
+#: leaves that hold at most this share of the keys do not get narrowing steps of their own
+NARROW_SHARE = 0.01
+
+
+def narrowing_steps(p, starts, itemsize):
+    """The header field ``narrowing steps`` of blob ``p``: the steps that narrow the
+    windows of all but :data:`NARROW_SHARE` of the keys (see :func:`.rmi.narrow`).
+
+    Steps cost every query of a batch a little; the few wider windows are
+    narrowed as far as these steps go, then searched.
+    """
+    _, widths = rmi.leaf_records(p)
+    order = np.argsort(widths, kind="stable")[::-1]     # widest first; fence leaves (-1) last
+    held = np.cumsum(np.diff(starts)[order])
+    k = int(np.searchsorted(held, NARROW_SHARE * starts[-1], side="right"))
+    width = int(widths[order[k]]) if k < order.size else 0
+    return rmi.narrow_steps(width, fences.keys_per_line(itemsize))
+
+
 def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, n_total=None):
     """The blob of an RMI with trained root and middle stages and unfitted leaves.
 
@@ -398,5 +417,6 @@ def build(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, max_window=
             max_window = None
         else:
             p = fenced
+    p[rmi.H_NARROW] = narrowing_steps(p, starts, keys.itemsize)
     return p, {"starts": starts, "bent": int(bent), "max_window": max_window,
                "build_seconds": time.perf_counter() - t0}
