@@ -9,8 +9,9 @@ keys (median of ``--repeats``, every answer checked). Non-negative least
 squares of the relative error then fits the weights of the cost model's terms
 (:func:`learned_index.tune.features`)::
 
-    ns = base + per_stage * stages + per_log2 * E[log2(w + 1)]
+    ns = base + per_stage * stages + per_log2 * E[log2(w + 1)]    (w left after narrowing)
          + per_deep_step * E[search steps past a prefetched window]
+         + per_narrow_step * E[narrowing steps]
          + per_fence_leaf * P[fence leaf] + per_fence * E[fence levels]
          + per_log2_past_l2 * max(log2(bytes / L2), 0)
 

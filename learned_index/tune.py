@@ -34,7 +34,8 @@ from .search import SEARCH_KINDS
 #: ``python -m bench.calibrate`` to batch lookups of 10^7 keys on this
 #: project's 2-core test machine (see ``docs/tuning.md``)
 COST = {"base": 0.0, "per_stage": 2.62, "per_log2": 9.62, "per_deep_step": 45.0,
-        "per_fence": 13.77, "per_fence_leaf": 133.32, "per_log2_past_l2": 1.86}
+        "per_fence": 13.77, "per_fence_leaf": 133.32, "per_log2_past_l2": 1.86,
+        "per_narrow_step": 37.5}
 #: the machine's L2 cache (per core): models past it pay a growing share of L3 hits
 L2_BYTES = 2 << 20
 
@@ -188,16 +189,17 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
 
     Returns
     -------
-    list of dict, one per window, with ``nbytes``, ``log2_window``,
-    ``fence_probes``, ``fence_share``, ``deep_steps`` (see :func:`features`)
-    and ``predicted_ns``.
+    list of dict, one per window, with ``nbytes``, ``log2_window`` (of the whole
+    windows), ``log2_searched`` (of what is left after narrowing), ``fence_probes``, ``fence_share``, ``deep_steps``, ``narrow_steps`` (see
+    :func:`features`) and ``predicted_ns``.
 
     O(n / step) for the upper stages, plus the keys of at most ``draws`` leaves.
     """
     n = keys.shape[0]
     if n == 0:
         size = 8 * rmi.HEADER
-        est = {"log2_window": 0.0, "fence_probes": 0.0, "fence_share": 0.0, "deep_steps": 0.0}
+        est = {"log2_window": 0.0, "log2_searched": 0.0, "fence_probes": 0.0,
+               "fence_share": 0.0, "deep_steps": 0.0, "narrow_steps": 0.0}
         ns = predict_ns(features(config["stages"], est, size))
         return [dict(est, nbytes=size, predicted_ns=ns) for _ in windows]
     sample = train.upper_sample(keys, step)
@@ -223,33 +225,58 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
         area = fences.AREA_HEADER + 2 * levels + counts / per * 8 / 7
         fence_floats = float((weight * fence * area * n / np.maximum(counts, 1)).sum())
         nbytes = 8 * (p.size + fence_floats)
-        # past PREFETCH_LINES lines a window is prefetched at its ends and middle
-        # only: the search's later steps each wait on a miss of their own
-        deep = np.where(w >= rmi.PREFETCH_LINES * line, np.log2((w + 1.0) / line) - 1.0, 0.0)
+        steps, left = _narrowed(w, weight, line)
+        # past PREFETCH_LINES lines a window not narrowed is prefetched at its ends
+        # and middle only: the search's later steps each wait on a miss of their own
+        deep = np.where(left >= rmi.PREFETCH_LINES * line, np.log2((left + 1.0) / line) - 1.0,
+                        0.0)
         est = {"log2_window": float((weight * np.log2(w + 1.0)).sum()),
+               "log2_searched": float((weight * np.log2(left + 1.0)).sum()),
                "fence_probes": float((weight * levels).sum()),
                "fence_share": float((weight * fence).sum()),
-               "deep_steps": float((weight * deep).sum())}
+               "deep_steps": float((weight * deep).sum()),
+               "narrow_steps": float((weight * steps).sum())}
         est["nbytes"] = int(nbytes)
         est["predicted_ns"] = predict_ns(features(stages, est, nbytes))
         out.append(est)
     return out
 
 
+def _narrowed(w, weight, line):
+    """The narrowing steps a batch takes on each drawn window ``w`` (weights ``weight``)
+    and the window left to search, as :func:`.train.narrowing_steps` and
+    :func:`.rmi.narrow` would have them: the index takes the steps that all but
+    :data:`.train.NARROW_SHARE` of the keys need."""
+    need = np.array([rmi.narrow_steps(int(x), line) for x in w], dtype=np.int64)
+    field = 0
+    while field < rmi.FENCE_STEPS and weight[need > field].sum() > train.NARROW_SHARE:
+        field += 1
+    steps = np.minimum(need, field)
+    piece = rmi.NARROW_LINES * line
+    left = w.astype(np.float64)
+    for k in range(field):
+        cut = steps > k
+        left = np.where(cut, np.maximum(piece, np.ceil(left / rmi.NARROW_PIECES)), left)
+    return steps, left
+
+
 def features(stages, est, nbytes):
     """The cost model's terms for a configuration (keys of :data:`COST`) from its
     estimate ``est`` (see :func:`estimate`) and size.
 
-    ``per_log2``: mean ``log2(window + 1)`` of the last-mile search;
+    ``per_log2``: mean ``log2(window + 1)`` of the last-mile search (of the piece
+    left after narrowing);
     ``per_deep_step``: mean search steps past a prefetched window (see
     :func:`.rmi.prefetch_window`); ``per_fence_leaf``: share of lookups that
     enter a fence leaf; ``per_fence``: mean fence levels descended;
-    ``per_log2_past_l2``: ``log2`` of the size beyond :data:`L2_BYTES`.
+    ``per_log2_past_l2``: ``log2`` of the size beyond :data:`L2_BYTES`;
+    ``per_narrow_step``: mean narrowing steps (see :func:`.rmi.narrow`).
     """
     past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(L2_BYTES), 0.0)
-    return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": est["log2_window"],
+    return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": est["log2_searched"],
             "per_deep_step": est["deep_steps"], "per_fence": est["fence_probes"],
-            "per_fence_leaf": est["fence_share"], "per_log2_past_l2": past_l2}
+            "per_fence_leaf": est["fence_share"], "per_log2_past_l2": past_l2,
+            "per_narrow_step": est["narrow_steps"]}
 
 
 def predict_ns(terms):

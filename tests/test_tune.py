@@ -167,6 +167,24 @@ def test_estimate_matches_the_built_index(name, stages, per_leaf):
     assert est[1]["nbytes"] == pytest.approx(hybrid.nbytes, rel=0.25, abs=4096)
 
 
+@pytest.mark.parametrize("name", ["lognormal", "clustered"])
+@pytest.mark.parametrize("n_leaves", [16, 64, 256])
+def test_estimate_narrowing_matches_the_built_index(name, n_leaves):
+    """The estimate's mean narrowing steps agree with the built index's: each leaf
+    takes the steps its window needs, at most the header's, weighted by its keys
+    (within 0.35 steps: the estimate draws 512 keys)."""
+    keys = synthetic(name, 400_000)
+    config = {"stages": ("linear", "linear"), "n_leaves": n_leaves, "n_mid": None}
+    est = tune_module.estimate(keys, config, step=8)[0]
+    idx = LearnedIndex(keys, **config)
+    counts, widths, _ = idx._leaf_table()
+    need = np.array([rmi.narrow_steps(int(w)) for w in widths])
+    built = np.minimum(need, idx.model_[rmi.H_NARROW])
+    mean = float((counts * built).sum() / counts.sum())
+    assert abs(est["narrow_steps"] - mean) <= 0.35, (est, mean, idx.model_[rmi.H_NARROW])
+    assert est["log2_searched"] <= est["log2_window"]
+
+
 def test_default_index_stays_within_its_budget(monkeypatch):
     """If fence areas overshoot the estimate, the default drops them rather than the cap."""
     keys = step_keys(np.uint64)
