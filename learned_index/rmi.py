@@ -214,17 +214,22 @@ def _stride(lo, hi, per_line):
 
 def narrow_steps(width, per_line=8):
     """Narrowing steps a batch takes on a window of ``width`` keys (``per_line`` keys to
-    a cache line) before it prefetches the rest whole.
+    a cache line) before it prefetches the rest whole; elementwise for an array.
 
     >>> narrow_steps(127), narrow_steps(128), narrow_steps(512), narrow_steps(513)
     (0, 1, 1, 2)
+    >>> narrow_steps(np.array([0, 4096, 4097]))
+    array([0, 2, 3])
     """
-    steps = 0
-    if narrowed(width, per_line):
-        while width > NARROW_LINES * per_line:
-            width = max(NARROW_LINES * per_line, -(-width // NARROW_PIECES))
-            steps += 1
-    return steps
+    piece = NARROW_LINES * per_line
+    left = np.asarray(width, dtype=np.int64)
+    left = np.where(left >= PREFETCH_LINES * per_line, left, 0)      # as narrowed()
+    steps = np.zeros(left.shape, dtype=np.int64)
+    while (left > piece).any():
+        more = left > piece
+        steps += more
+        left = np.where(more, np.maximum(piece, -(-left // NARROW_PIECES)), left)
+    return steps if steps.ndim else int(steps)
 
 
 @njit(cache=True, inline="always")

@@ -190,7 +190,8 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
     Returns
     -------
     list of dict, one per window, with ``nbytes``, ``log2_window`` (of the whole
-    windows), ``log2_searched`` (of what is left after narrowing), ``fence_probes``, ``fence_share``, ``deep_steps``, ``narrow_steps`` (see
+    windows), ``log2_searched`` (of what is left after narrowing),
+    ``fence_probes``, ``fence_share``, ``deep_steps``, ``narrow_steps`` (see
     :func:`features`) and ``predicted_ns``.
 
     O(n / step) for the upper stages, plus the keys of at most ``draws`` leaves.
@@ -247,7 +248,7 @@ def _narrowed(w, weight, line):
     and the window left to search, as :func:`.train.narrowing_steps` and
     :func:`.rmi.narrow` would have them: the index takes the steps that all but
     :data:`.train.NARROW_SHARE` of the keys need."""
-    need = np.array([rmi.narrow_steps(int(x), line) for x in w], dtype=np.int64)
+    need = rmi.narrow_steps(w.astype(np.int64), line)
     field = 0
     while field < rmi.FENCE_STEPS and weight[need > field].sum() > train.NARROW_SHARE:
         field += 1
