@@ -212,23 +212,36 @@ def _stride(lo, hi, per_line):
     return max(NARROW_LINES * per_line, (hi - lo + NARROW_PIECES - 1) // NARROW_PIECES)
 
 
+def narrowing(width, per_line=8, limit=None):
+    """``(steps, left)``, elementwise over the window widths ``width`` (keys, ``per_line``
+    to a cache line): the narrowing steps a batch takes, at most ``limit``, and the
+    keys left to search after them (see :func:`narrow`).
+
+    >>> narrowing([100, 512, 4097], limit=2)
+    (array([0, 1, 2]), array([100,  64,  65]))
+    """
+    piece = NARROW_LINES * per_line
+    left = np.asarray(width, dtype=np.int64)
+    steps = np.zeros(left.shape, dtype=np.int64)
+    more = left >= PREFETCH_LINES * per_line      # as narrowed()
+    while True:
+        more &= (left > piece) & (limit is None or steps < limit)
+        if not more.any():
+            return steps, left
+        steps += more
+        left = np.where(more, np.maximum(piece, -(-left // NARROW_PIECES)), left)
+
+
 def narrow_steps(width, per_line=8):
-    """Narrowing steps a batch takes on a window of ``width`` keys (``per_line`` keys to
-    a cache line) before it prefetches the rest whole; elementwise for an array.
+    """Narrowing steps a batch takes on a window of ``width`` keys before it prefetches
+    the rest whole (:func:`narrowing` without a limit); elementwise for an array.
 
     >>> narrow_steps(127), narrow_steps(128), narrow_steps(512), narrow_steps(513)
     (0, 1, 1, 2)
     >>> narrow_steps(np.array([0, 4096, 4097]))
     array([0, 2, 3])
     """
-    piece = NARROW_LINES * per_line
-    left = np.asarray(width, dtype=np.int64)
-    left = np.where(left >= PREFETCH_LINES * per_line, left, 0)      # as narrowed()
-    steps = np.zeros(left.shape, dtype=np.int64)
-    while (left > piece).any():
-        more = left > piece
-        steps += more
-        left = np.where(more, np.maximum(piece, -(-left // NARROW_PIECES)), left)
+    steps = narrowing(width, per_line)[0]
     return steps if steps.ndim else int(steps)
 
 

@@ -272,19 +272,28 @@ def _add_fences(keys, starts, p, max_window, max_bytes=None):
 NARROW_SHARE = 0.01
 
 
+def steps_for_most(need, weight):
+    """The fewest steps after which the windows that ``need`` more hold at most
+    :data:`NARROW_SHARE` of the ``weight`` (keys, or drawn lookups)."""
+    need = np.asarray(need)
+    weight = np.asarray(weight, dtype=np.float64)
+    order = np.argsort(need, kind="stable")[::-1]       # most steps first
+    held = np.cumsum(weight[order])
+    k = int(np.searchsorted(held, NARROW_SHARE * held[-1], side="right")) if held.size else 0
+    return int(need[order[k]]) if k < order.size else 0
+
+
 def narrowing_steps(p, starts, itemsize):
     """The header field ``narrowing steps`` of blob ``p``: the steps that narrow the
     windows of all but :data:`NARROW_SHARE` of the keys (see :func:`.rmi.narrow`).
+    A fence leaf's marked width (-1) needs none.
 
     Steps cost every query of a batch a little; the few wider windows are
     narrowed as far as these steps go, then searched.
     """
     _, widths = rmi.leaf_records(p)
-    order = np.argsort(widths, kind="stable")[::-1]     # widest first; fence leaves (-1) last
-    held = np.cumsum(np.diff(starts)[order])
-    k = int(np.searchsorted(held, NARROW_SHARE * starts[-1], side="right"))
-    width = int(widths[order[k]]) if k < order.size else 0
-    return rmi.narrow_steps(width, fences.keys_per_line(itemsize))
+    need = rmi.narrow_steps(widths, fences.keys_per_line(itemsize))
+    return steps_for_most(need, np.diff(starts))
 
 
 def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, n_total=None):

@@ -226,7 +226,9 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
         area = fences.AREA_HEADER + 2 * levels + counts / per * 8 / 7
         fence_floats = float((weight * fence * area * n / np.maximum(counts, 1)).sum())
         nbytes = 8 * (p.size + fence_floats)
-        steps, left = _narrowed(w, weight, line)
+        # the steps the build's header field would give (at most FENCE_STEPS are taken)
+        field = train.steps_for_most(rmi.narrow_steps(w, line), weight)
+        steps, left = rmi.narrowing(w, line, min(field, rmi.FENCE_STEPS))
         # past PREFETCH_LINES lines a window not narrowed is prefetched at its ends
         # and middle only: the search's later steps each wait on a miss of their own
         deep = np.where(left >= rmi.PREFETCH_LINES * line, np.log2((left + 1.0) / line) - 1.0,
@@ -241,24 +243,6 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
         est["predicted_ns"] = predict_ns(features(stages, est, nbytes))
         out.append(est)
     return out
-
-
-def _narrowed(w, weight, line):
-    """The narrowing steps a batch takes on each drawn window ``w`` (weights ``weight``)
-    and the window left to search, as :func:`.train.narrowing_steps` and
-    :func:`.rmi.narrow` would have them: the index takes the steps that all but
-    :data:`.train.NARROW_SHARE` of the keys need."""
-    need = rmi.narrow_steps(w.astype(np.int64), line)
-    field = 0
-    while field < rmi.FENCE_STEPS and weight[need > field].sum() > train.NARROW_SHARE:
-        field += 1
-    steps = np.minimum(need, field)
-    piece = rmi.NARROW_LINES * line
-    left = w.astype(np.float64)
-    for k in range(field):
-        cut = steps > k
-        left = np.where(cut, np.maximum(piece, np.ceil(left / rmi.NARROW_PIECES)), left)
-    return steps, left
 
 
 def features(stages, est, nbytes):
