@@ -273,11 +273,16 @@ NARROW_SHARE = 0.01
 
 
 def steps_for_most(need, weight):
-    """The fewest steps after which the windows that ``need`` more hold at most
-    :data:`NARROW_SHARE` of the ``weight`` (keys, or drawn lookups)."""
+    """The least value of ``need`` (narrowing steps, or window widths) such that the
+    entries that need more hold at most :data:`NARROW_SHARE` of the ``weight`` (keys,
+    or drawn lookups).
+
+    >>> steps_for_most([0, 1, 2, 3], [90, 9, 0.5, 0.5])
+    1
+    """
     need = np.asarray(need)
     weight = np.asarray(weight, dtype=np.float64)
-    order = np.argsort(need, kind="stable")[::-1]       # most steps first
+    order = np.argsort(need)[::-1]      # most first (the order of ties changes nothing)
     held = np.cumsum(weight[order])
     k = int(np.searchsorted(held, NARROW_SHARE * held[-1], side="right")) if held.size else 0
     return int(need[order[k]]) if k < order.size else 0
@@ -292,8 +297,8 @@ def narrowing_steps(p, starts, itemsize):
     narrowed as far as these steps go, then searched.
     """
     _, widths = rmi.leaf_records(p)
-    need = rmi.narrow_steps(widths, fences.keys_per_line(itemsize))
-    return steps_for_most(need, np.diff(starts))
+    # steps never fall as the width grows: the steps of the 1% width are the field
+    return rmi.narrow_steps(steps_for_most(widths, np.diff(starts)), fences.keys_per_line(itemsize))
 
 
 def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, n_total=None):
