@@ -307,14 +307,25 @@ def _score(keys, grid, step, max_bytes, windows):
     return scored
 
 
-def _time_lookups(idx, queries, repeats):
-    idx.lower_bound(queries[:16])
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        idx.lower_bound(queries)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)) / queries.shape[0] * 1e9
+def _time_rounds(indexes, queries, repeats):
+    """Median ns per batch lookup of each of ``indexes`` over ``repeats`` rounds.
+
+    Each round times every index once, starting one further along each
+    round: a slow spell of the machine (another process, a frequency drop)
+    falls on all of them rather than on whichever was timed then, and none
+    always runs right after the same neighbour. O(len(indexes) * repeats)
+    batches of ``queries``.
+    """
+    for idx in indexes:
+        idx.lower_bound(queries[:16])       # compiled and paged in
+    k = len(indexes)
+    times = np.empty((max(repeats, 1), k))
+    for r in range(times.shape[0]):
+        for i in np.roll(np.arange(k), -r):
+            t = time.perf_counter()
+            indexes[i].lower_bound(queries)
+            times[r, i] = time.perf_counter() - t
+    return [float(ns) for ns in np.median(times, axis=0) / queries.shape[0] * 1e9]
 
 
 def _pareto(rows):
@@ -343,7 +354,9 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         as large as the keys themselves.
     measure : bool
         Build the ``confirm`` best predictions on the full keys and time
-        batch lookups of random present keys; otherwise trust the cost model.
+        batch lookups of random present keys, all of them in each round (so
+        they are in memory together: at most ``confirm + 2`` indexes);
+        otherwise trust the cost model.
     confirm : int
         How many predictions to confirm by timing: the best of each stage
         layout first. Timed too: the configuration ``LearnedIndex(keys)``
@@ -353,7 +366,7 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         and a smaller index that is about as fast wins: each doubling of the
         size must buy 3% of speed (:data:`SIZE_PRICE`).
     lookups, repeats : int
-        Size and repetitions of the timed batch (median).
+        Size of the timed batch and rounds of timing (median per index).
     seed : int
         Seed of the timed queries; the result is deterministic for a seed up
         to timing noise between near-equal candidates (``measure=False`` is
@@ -415,22 +428,22 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
                 chosen.append(extra)
         # under a cap the fastest wins, without one the size has a price (see _rank)
         rank = _rank(priced=max_bytes is None)
-        best = None
+        built = []
         for row in chosen:
             cfg = _config(row)
-            say(f"timing {cfg}")
-            idx = LearnedIndex(arr, **cfg)
-            row.update(nbytes=idx.nbytes, ns=_time_lookups(idx, queries, repeats), measured=True)
-            if best is None or rank(row) < rank(best):
-                best, index = row, idx      # only the best so far stays in memory
-            del idx
-        kinds = {}
-        for kind in search_kinds:
-            candidate = index._with_search(kind)
-            kinds[kind] = (_time_lookups(candidate, queries, repeats), candidate)
-        kind = min(kinds, key=lambda k: kinds[k][0])
-        best = dict(best, search=kind, ns=kinds[kind][0])
-        index = kinds[kind][1]
+            say(f"building {cfg}")
+            built.append(LearnedIndex(arr, **cfg))
+            row.update(nbytes=built[-1].nbytes, measured=True)
+        say(f"timing {len(built)} indexes: {repeats} rounds of {queries.shape[0]:,} lookups")
+        for row, ns in zip(chosen, _time_rounds(built, queries, repeats)):
+            row["ns"] = ns
+        i = min(range(len(chosen)), key=lambda j: rank(chosen[j]))
+        best, index = chosen[i], built[i]
+        del built
+        kinds = [index._with_search(kind) for kind in search_kinds]
+        times = _time_rounds(kinds, queries, repeats)
+        i = int(np.argmin(times))
+        best, index = dict(best, search=search_kinds[i], ns=times[i]), kinds[i]
     front = _pareto(rows)
     return {"config": _config(best), "index": index, "front": front, "candidates": rows,
             "seconds": time.perf_counter() - t0}
