@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import time
 
 from . import competitors, datasets, harness, plots, profiles, realdata, report
 
@@ -126,8 +127,16 @@ def main(argv=None):
                   TimeElapsedColumn(), console=console, disable=args.quiet, transient=False) as bar:
         task = bar.add_task("JIT warm-up", total=harness.total_steps(prof, specs))
 
+        # a bar is redrawn only on a terminal: logs and pipes get one line per step
+        log = None if console.is_terminal else console
+        started = time.perf_counter()
+
         def progress(kind, advance, text):
             bar.update(task, advance=advance, description=text[:60])
+            if log is not None and text != "JIT warm-up":
+                done = int(bar.tasks[0].completed)
+                log.print(f"[{done}/{bar.tasks[0].total} {time.perf_counter() - started:6.0f} s] "
+                          f"{text}", markup=False, highlight=False)
         results = harness.run(prof, specs, progress=progress)
         bar.update(task, completed=bar.tasks[0].total, description="done")
     results.notes[:0] = notes

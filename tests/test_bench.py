@@ -119,6 +119,21 @@ def test_help_and_bad_names(capsys):
         cli.main(["--indexes", "no_such_index", "--quiet"])
 
 
+def test_progress_lines_in_a_log(tmp_path, capsys):
+    """Without a terminal (a log, a pipe, CI) each step is one plain line with its
+    count and elapsed time, since the progress bar is not redrawn there."""
+    small = [a for a in SMALL if a != "--quiet"]
+    cli.main(["--datasets", "uniform_dense", "--indexes", "binary_search", "bplustree",
+              "--out", str(tmp_path), "--no-plots"] + small)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[")]
+    built = [ln for ln in lines if ": built " in ln]
+    assert len(built) == 1 + len(competitors.resolve(["bplustree"]))
+    counts = [int(ln[1:].split("/")[0]) for ln in lines]
+    total = int(lines[0].split("/")[1].split()[0])
+    assert counts == sorted(counts) and 0 < counts[-1] <= total
+    assert any(ln.endswith(": batch lookups") for ln in lines)
+
+
 # --------------------------------------------------------------------------- CLI end to end
 
 @pytest.fixture(scope="module")
