@@ -121,10 +121,11 @@ def _leaf_windows(keys, sample, p, ids, leaves, step, code, scratch):
 
     ``ids`` are the leaves of the ``sample``, a copy of ``keys[::step]``.
     Routing is monotone, so a leaf's keys lie between the sample keys routed
-    before and after it: only that slice of the full keys is routed, then the
-    leaf is fitted into the one-leaf blob ``scratch`` exactly as a full build
-    fits it (leaf family ``code``); a leaf of more than :data:`BIG_LEAF` keys
-    is fitted on its sample keys instead. O(draws * BIG_LEAF).
+    before and after it: its bounds are binary-searched in that slice of the
+    full keys (:func:`.train.first_routed`), then the leaf is fitted into the
+    one-leaf blob ``scratch`` exactly as a full build fits it (leaf family
+    ``code``); a leaf of more than :data:`BIG_LEAF` keys is fitted on its
+    sample keys instead. O(draws * BIG_LEAF).
     """
     n, m = keys.shape[0], ids.shape[0]
     counts = np.empty(leaves.shape[0], dtype=np.int64)
@@ -144,9 +145,8 @@ def _leaf_windows(keys, sample, p, ids, leaves, step, code, scratch):
             continue
         lo = max(first[i] - 1, 0) * step
         hi = min(after[i] * step + 1, n) if after[i] < m else n
-        routed, _ = train.route_keys(keys, p, lo, hi)
-        bounds[0] = lo + np.searchsorted(routed, leaves[i])
-        bounds[1] = lo + np.searchsorted(routed, leaves[i], side="right")
+        bounds[0] = train.first_routed(keys, p, lo, hi, leaves[i])
+        bounds[1] = train.first_routed(keys, p, bounds[0], hi, leaves[i] + 1)
         train.fit_leaves(keys, bounds, scratch, code)
         counts[i] = bounds[1] - bounds[0]
         widths[i] = width[2]

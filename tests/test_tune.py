@@ -173,6 +173,23 @@ def test_default_configuration_is_always_timed():
         assert not (r["ns"] <= chosen["ns"] * 1.03 and r["nbytes"] < chosen["nbytes"] / 2)
 
 
+@pytest.mark.parametrize("name", ["clustered", "duplicates", "float_wide"])
+@pytest.mark.parametrize("stages", [("linear", "linear", "linear"), ("cubic", "linear"),
+                                    ("radix", "linear")])
+def test_first_routed_matches_routing_every_key(name, stages):
+    """The estimator's binary-searched leaf bounds are those of routing every key."""
+    keys = synthetic(name, 50_000)
+    idx = LearnedIndex(keys, stages=stages, n_leaves=512)
+    arr, p = idx.keys, idx.model_
+    rng = np.random.default_rng(1)
+    for lo, hi in [(0, arr.size), (0, 0), (arr.size, arr.size)] + \
+            [tuple(sorted(rng.integers(0, arr.size + 1, 2))) for _ in range(30)]:
+        routed, bent = train.route_keys(arr, p, lo, hi)
+        assert bent == 0
+        for leaf in [0, 511, 512, *rng.integers(0, 512, 10)]:
+            assert train.first_routed(arr, p, lo, hi, leaf) == lo + np.searchsorted(routed, leaf)
+
+
 @pytest.mark.parametrize("name", ["lognormal", "clustered", "duplicates"])
 @pytest.mark.parametrize("stages, per_leaf", [(("linear", "linear", "linear"), 64),
                                               (("linear", "linear"), 256),
