@@ -28,8 +28,8 @@ class LearnedIndex:
     Without a configuration (or with ``stages="auto"``) the index configures
     itself: a cost model chooses the stages, ``n_leaves`` and fence leaves
     within ``max_bytes`` (4 MB by default), from windows measured on a sample
-    of leaves (:func:`learned_index.tune.auto_config`; a few tenths of a
-    second at 10**7 keys). Below 2**14 keys, and whenever any of ``stages``,
+    of leaves (:func:`learned_index.tune.auto_config`; under a second at
+    10**7 keys). Below 2**14 keys, and whenever any of ``stages``,
     ``n_leaves``, ``n_mid`` or ``max_window`` is given, the fixed defaults
     below fill in the rest. :func:`learned_index.tune.tune` searches wider
     and confirms its choice by timing lookups. The configuration in use is

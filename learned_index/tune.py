@@ -19,7 +19,7 @@ see ``docs/tuning.md``) turns these into predicted nanoseconds per lookup.
 :func:`tune` then builds the few best predictions on the full keys, times
 real lookups, and returns the Pareto front of (bytes, ns per lookup).
 ``LearnedIndex(keys)`` without a configuration uses the cost model alone
-(:func:`auto_config`), a few tenths of a second at 10^7 keys.
+(:func:`auto_config`), under a second at 10^7 keys.
 """
 import time
 
