@@ -3,6 +3,7 @@ import time
 
 import numpy as np
 import pytest
+from numba import njit
 
 from _data import synthetic
 from test_hybrid import step_keys
@@ -11,6 +12,7 @@ from learned_index import LearnedIndex
 from learned_index import _coerce, rmi, train
 from learned_index import tune as tune_module
 from learned_index.models import LEAF_CODES
+from learned_index.models.common import key_bits
 from learned_index.tune import MIN_TUNE, auto_config, tune
 
 SETS = ("uniform_dense", "lognormal", "clustered", "duplicates", "float_wide")
@@ -171,6 +173,44 @@ def test_default_configuration_is_always_timed():
     for r in timed:
         assert not (r["ns"] < chosen["ns"] and r["nbytes"] <= chosen["nbytes"])
         assert not (r["ns"] <= chosen["ns"] * 1.03 and r["nbytes"] < chosen["nbytes"] / 2)
+
+
+@njit
+def _route_each(keys, p, lo, hi):
+    """Reference for ``train.route_keys``: ``rmi.route`` key by key, then a running maximum."""
+    pu, pi, pf = rmi._views(p)
+    lay = rmi.layout(p)
+    kbu, kbf = key_bits(keys[0])
+    ids = np.empty(hi - lo, dtype=np.int64)
+    for j in range(lo, hi):
+        ids[j - lo] = rmi.route(p, pu, pi, lay, kbu, kbf, keys[j], rmi.has_network(p))
+    bent = np.int64(0)
+    for j in range(1, ids.shape[0]):
+        if ids[j] < ids[j - 1]:
+            bent += 1
+            ids[j] = ids[j - 1]
+    return ids, bent
+
+
+@pytest.mark.parametrize("stages", [("linear", "linear"), ("linear", "linear", "linear"),
+                                    ("mlp", "linear")])
+def test_route_keys_matches_routing_each_key(stages):
+    """``route_keys`` (one loop per stage count) routes as ``rmi.route`` does, and
+    straightens a non-monotone routing into its running maximum, counting the bends."""
+    keys = synthetic("clustered", 30_000)
+    idx = LearnedIndex(keys, stages=stages, n_leaves=256)
+    p = idx.model_.copy()
+    bent_blob = p.copy()            # a decreasing root: every route bends
+    o = int(p[rmi.H_ROOT_OFF])
+    if stages[0] == "linear":
+        bent_blob[o], bent_blob[o + 1] = bent_blob[o] + 100.0, -bent_blob[o + 1]
+    for blob in (p, bent_blob):
+        for lo, hi in [(0, keys.size), (1000, 20_000), (5, 5)]:
+            ids, bent = train.route_keys(idx.keys, blob, lo, hi)
+            want, want_bent = _route_each(idx.keys, blob, lo, hi)
+            assert np.array_equal(ids, want) and bent == want_bent
+    if stages[0] == "linear":
+        assert train.route_keys(idx.keys, bent_blob, 0, keys.size)[1] > 0
 
 
 @pytest.mark.parametrize("name", ["clustered", "duplicates", "float_wide"])
