@@ -269,7 +269,7 @@ def predict_ns(terms):
     return float(sum(COST[k] * v for k, v in terms.items()))
 
 
-def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
+def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES, memo=None):
     """The cost model's best configuration for ``keys`` (no timing), or None if ``keys`` is small.
 
     Tries the first :data:`AUTO_STAGES` stage layouts of the grid with every
@@ -279,27 +279,36 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES):
     :data:`DEFAULT_MAX_BYTES`, or when no leaf count of that grid fits (from
     about 10**8 keys at 4 MB), also the coarser powers of 4 of leaves (see
     :func:`_grid`). O(n / step + keys of the sampled leaves) per model
-    configuration.
+    configuration. ``memo``: estimates already made for ``keys``, reused and
+    added to (see :func:`_score`; :func:`tune` passes its own).
     """
     n = keys.shape[0]
     if n < MIN_TUNE:
         return None
     layouts, step, windows = STAGE_GRID[:AUTO_STAGES], train.sample_step(n), _windows(keys.itemsize)
     small = max_bytes is not None and max_bytes < DEFAULT_MAX_BYTES
-    scored = _score(keys, _grid(n, layouts, small=small), step, max_bytes, windows)
+    scored = _score(keys, _grid(n, layouts, small=small), step, max_bytes, windows, memo)
     if not scored and not small:        # nothing fits the usual grid: try the coarse counts
-        scored = _score(keys, _grid(n, layouts, small=True), step, max_bytes, windows)
+        scored = _score(keys, _grid(n, layouts, small=True), step, max_bytes, windows, memo)
     return scored[0][1] if scored else None
 
 
-def _score(keys, grid, step, max_bytes, windows):
-    """``(predicted ns, config, estimate)`` of every configuration x window within ``max_bytes``, best first."""
+def _score(keys, grid, step, max_bytes, windows, memo=None):
+    """``(predicted ns, config, estimate)`` of every configuration x window within ``max_bytes``, best first.
+
+    ``memo``, a dict, keeps each configuration's estimates (deterministic for
+    the keys, ``step`` and ``windows``) for later calls over the same keys.
+    """
+    memo = {} if memo is None else memo
     scored = []
     for config in grid:
         leaf_bytes = config["n_leaves"] * _record_bytes(config["stages"][-1])
         if max_bytes is not None and leaf_bytes > max_bytes:
             continue
-        for mw, est in zip(windows, estimate(keys, config, step, windows)):
+        key = (tuple(config["stages"]), config["n_leaves"], config.get("n_mid"), step, windows)
+        if key not in memo:
+            memo[key] = estimate(keys, config, step, windows)
+        for mw, est in zip(windows, memo[key]):
             if max_bytes is not None and est["nbytes"] > max_bytes:
                 continue
             scored.append((est["predicted_ns"], dict(config, max_window=mw), est))
@@ -410,7 +419,8 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         windows = (None,)
         grid, step = [dict(SMALL_DEFAULT, n_leaves=max(n // 64, 1))], 1
     say(f"scoring {len(grid) * len(windows)} candidates on a sample of {n // step:,} keys")
-    scored = _score(arr, grid, step, max_bytes, windows)
+    memo = {}
+    scored = _score(arr, grid, step, max_bytes, windows, memo)
     if not scored:
         raise ValueError(f"no configuration fits in max_bytes={max_bytes}")
     rows = [_row(config, est) for _, config, est in scored]
@@ -420,7 +430,7 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         rng = np.random.default_rng(seed)
         queries = arr[rng.integers(0, n, min(lookups, 4 * n))]
         chosen = _diverse(rows, confirm)
-        extras = [_default_row(arr, rows, step, max_bytes)]
+        extras = [_default_row(arr, rows, step, max_bytes, memo)]
         if max_bytes is None:
             extras.append(_compact_row(rows, chosen))
         for extra in extras:
@@ -492,21 +502,21 @@ def _rank(priced):
     return lambda r: (r["ns"] * max(r["nbytes"], 1) ** price, r["nbytes"])
 
 
-def _default_row(keys, rows, step, max_bytes):
+def _default_row(keys, rows, step, max_bytes, memo):
     """The row of the configuration ``LearnedIndex(keys)`` would build (added to ``rows``
     if the grid lacks it), or None if it exceeds ``max_bytes`` or ``keys`` are few.
 
     It is always timed, so a measured tuning result is never slower than the
     default it replaces, unless (without ``max_bytes``) it is much smaller.
     """
-    default = auto_config(keys, DEFAULT_MAX_BYTES)
+    default = auto_config(keys, DEFAULT_MAX_BYTES, memo)
     if default is None:
         return None
     for row in rows:
         if _config(row) == default:
             return row
     model = {k: default[k] for k in ("stages", "n_leaves", "n_mid")}
-    scored = _score(keys, [model], step, max_bytes, (default["max_window"],))
+    scored = _score(keys, [model], step, max_bytes, (default["max_window"],), memo)
     if not scored:
         return None
     rows.append(_row(*scored[0][1:]))

@@ -110,6 +110,25 @@ def test_measured_tuning_returns_an_exact_index():
     assert np.array_equal(again.model_, idx.model_)
 
 
+def test_each_configuration_is_estimated_once(monkeypatch):
+    """The tuner's scoring and the default's (``auto_config``) share their estimates,
+    which are the same as without sharing."""
+    keys = synthetic("lognormal", 100_000)
+    assert auto_config(keys, memo={}) == auto_config(keys)
+    calls = []
+    real = tune_module.estimate
+
+    def counted(keys, config, step, windows=(None,), *args, **kw):
+        calls.append((tuple(config["stages"]), config["n_leaves"], config.get("n_mid"), windows))
+        return real(keys, config, step, windows, *args, **kw)
+
+    monkeypatch.setattr(tune_module, "estimate", counted)
+    res = tune(keys, confirm=1, lookups=2_000, repeats=1, search_kinds=("binary",))
+    assert calls and len(calls) == len(set(calls))
+    default = auto_config(keys)
+    assert any(tune_module._config(r) == default for r in res["candidates"] if r["measured"])
+
+
 def test_timing_rounds_interleave_the_candidates():
     """Each round times every index once, starting one further along, after one
     warm-up each; the result is the median per index, in ns per lookup."""
