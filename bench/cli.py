@@ -127,13 +127,14 @@ def main(argv=None):
                   TimeElapsedColumn(), console=console, disable=args.quiet, transient=False) as bar:
         task = bar.add_task("JIT warm-up", total=harness.total_steps(prof, specs))
 
-        # a bar is redrawn only on a terminal: logs and pipes get one line per step
+        # a bar is redrawn only on a terminal: logs and pipes get a line per new description
         log = None if console.is_terminal else console
-        started = time.perf_counter()
+        started, shown = time.perf_counter(), [None]
 
         def progress(kind, advance, text):
             bar.update(task, advance=advance, description=text[:60])
-            if log is not None and text != "JIT warm-up":
+            if log is not None and text != shown[0]:
+                shown[0] = text
                 done = int(bar.tasks[0].completed)
                 log.print(f"[{done}/{bar.tasks[0].total} {time.perf_counter() - started:6.0f} s] "
                           f"{text}", markup=False, highlight=False)

@@ -94,16 +94,10 @@ def first_routed(keys, p, lo, hi, leaf):
     ``searchsorted(route_keys(keys, p, lo, hi)[0], leaf) + lo`` without routing
     every key: O(log(hi - lo)) routes.
     """
-    if rmi.has_network(p):
-        return _first_routed(keys, p, lo, hi, leaf, True)
-    return _first_routed(keys, p, lo, hi, leaf, False)
-
-
-@njit(cache=True, inline="always")
-def _first_routed(keys, p, lo, hi, leaf, network):
     pu, pi, pf = rmi._views(p)
     lay = rmi.layout(p)
     kbu, kbf = key_bits(keys[0])
+    network = rmi.has_network(p)    # a short search: no need to compile the network out
     while lo < hi:
         mid = (lo + hi) >> 1
         if rmi.route(p, pu, pi, lay, kbu, kbf, keys[mid], network) < leaf:
