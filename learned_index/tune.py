@@ -58,6 +58,8 @@ DEFAULT_MAX_BYTES = 4_000_000
 #: indexes on hard data are the finest: one linear leaf per 4 keys is 8 bytes per key)
 MIN_LEAF_KEYS = 4
 MAX_LEAVES = 1 << 22
+#: leaves per middle record in the grid's 3-stage configurations
+MID_RATIOS = (2, 16)
 #: each doubling of an index's size must buy this share of speed for the tuner to
 #: take it (see :func:`_rank`): it does not spend memory on noise
 SIZE_PRICE = 0.03
@@ -81,7 +83,7 @@ def _grid(n, stage_grid, small=False):
         if n_leaves < n // 1024 and (not small or leaves_log2 % 2):
             continue
         for stages in stage_grid:
-            mids = (max(n_leaves // 2, 1), max(n_leaves // 16, 1)) if len(stages) == 3 else (None,)
+            mids = tuple(max(n_leaves // r, 1) for r in MID_RATIOS) if len(stages) == 3 else (None,)
             for n_mid in mids:
                 out.append({"stages": stages, "n_leaves": n_leaves, "n_mid": n_mid})
     return out
@@ -99,19 +101,21 @@ def _record_bytes(family):
 
 
 def _filling(n, stage_grid, max_bytes):
-    """For each stage layout, the most leaves (``n_mid = n_leaves / 16``) that fit
-    ``max_bytes``: between the grid's powers of two (or four, for few leaves) up to
-    half (three quarters) of a tight budget would go unused."""
+    """For each stage layout (and each of the grid's ``n_mid`` ratios, ``n_leaves / 2``
+    and ``/ 16``), the most leaves that fit ``max_bytes``: between the grid's powers
+    of two (or four, for few leaves) up to half (three quarters) of a budget would
+    go unused."""
     out = []
     for stages in stage_grid:
-        per_leaf = _record_bytes(stages[-1])
-        if len(stages) == 3:
-            per_leaf += _record_bytes(stages[1]) / 16
-        # header, root and alignment: well under a kilobyte for the grid's roots
-        n_leaves = min(int((max_bytes - 1024) / per_leaf), _most_leaves(n))
-        if n_leaves >= 16:
-            n_mid = max(n_leaves // 16, 1) if len(stages) == 3 else None
-            out.append({"stages": stages, "n_leaves": n_leaves, "n_mid": n_mid})
+        for ratio in (MID_RATIOS if len(stages) == 3 else (None,)):
+            per_leaf = _record_bytes(stages[-1])
+            if ratio:
+                per_leaf += _record_bytes(stages[1]) / ratio
+            # header, root and alignment: well under a kilobyte for the grid's roots
+            n_leaves = min(int((max_bytes - 1024) / per_leaf), _most_leaves(n))
+            if n_leaves >= 16:
+                n_mid = max(n_leaves // ratio, 1) if ratio else None
+                out.append({"stages": stages, "n_leaves": n_leaves, "n_mid": n_mid})
     return out
 
 
@@ -275,22 +279,32 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES, memo=None):
     Tries the first :data:`AUTO_STAGES` stage layouts of the grid with every
     power of two of leaves, plain and with fence leaves past 2, 8, 16, 32, 64
     or 128 cache lines (spans of 1, 1, 2, 4, 8 and 16 lines, see
-    :func:`.fences.fence_keys`), within ``max_bytes``. Under a cap below
+    :func:`.fences.fence_keys`), within ``max_bytes``, and with as many leaves
+    as ``max_bytes`` holds (see :func:`_filling`: at 10**7 keys, the powers of
+    two leave 0.9-1.8 MB of the default's 4 MB unused). Under a cap below
     :data:`DEFAULT_MAX_BYTES`, or when no leaf count of that grid fits (from
     about 10**8 keys at 4 MB), also the coarser powers of 4 of leaves (see
     :func:`_grid`). O(n / step + keys of the sampled leaves) per model
-    configuration. ``memo``: estimates already made for ``keys``, reused and
-    added to (see :func:`_score`; :func:`tune` passes its own).
+    configuration. Of these it returns the fastest prediction, where, as in
+    :func:`tune`, each doubling of the size must buy :data:`SIZE_PRICE` of
+    speed. ``memo``: estimates already made for ``keys``, reused and added
+    to (see :func:`_score`; :func:`tune` passes its own).
     """
     n = keys.shape[0]
     if n < MIN_TUNE:
         return None
     layouts, step, windows = STAGE_GRID[:AUTO_STAGES], train.sample_step(n), _windows(keys.itemsize)
     small = max_bytes is not None and max_bytes < DEFAULT_MAX_BYTES
-    scored = _score(keys, _grid(n, layouts, small=small), step, max_bytes, windows, memo)
+    grid = _grid(n, layouts, small=small)
+    if max_bytes is not None:
+        grid += [c for c in _filling(n, layouts, max_bytes) if c not in grid]
+    scored = _score(keys, grid, step, max_bytes, windows, memo)
     if not scored and not small:        # nothing fits the usual grid: try the coarse counts
         scored = _score(keys, _grid(n, layouts, small=True), step, max_bytes, windows, memo)
-    return scored[0][1] if scored else None
+    if not scored:
+        return None
+    # as the tuner's timed choice (see _rank): a larger index must buy its size
+    return min(scored, key=lambda t: (_priced(t[0], t[2]["nbytes"]), t[2]["nbytes"]))[1]
 
 
 def _score(keys, grid, step, max_bytes, windows, memo=None):
@@ -498,8 +512,14 @@ def _rank(priced):
     >>> min([{"ns": 30.0, "nbytes": 64e6}, {"ns": 35.0, "nbytes": 8e6}], key=_rank(True))["ns"]
     30.0
     """
-    price = -np.log2(1.0 - SIZE_PRICE) if priced else 0.0
-    return lambda r: (r["ns"] * max(r["nbytes"], 1) ** price, r["nbytes"])
+    if not priced:
+        return lambda r: (r["ns"], r["nbytes"])
+    return lambda r: (_priced(r["ns"], r["nbytes"]), r["nbytes"])
+
+
+def _priced(ns, nbytes):
+    """``ns`` with the size's price: ``ns * nbytes ** -log2(1 - SIZE_PRICE)``."""
+    return ns * max(nbytes, 1) ** -np.log2(1.0 - SIZE_PRICE)
 
 
 def _default_row(keys, rows, step, max_bytes, memo):

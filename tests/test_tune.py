@@ -81,6 +81,38 @@ def test_max_bytes_is_filled(budget):
         check_arrays(idx, _queries(idx.keys))
 
 
+@pytest.mark.parametrize("cap", [30_000, 300_000])
+def test_auto_config_fills_its_budget(cap):
+    """Between the grid's powers of two, the default's choice also weighs each stage
+    layout with as many leaves as the cap holds, and never exceeds the cap."""
+    keys = synthetic("lognormal", 100_000)
+    memo = {}
+    chosen = auto_config(keys, cap, memo=memo)
+    for stages in tune_module.STAGE_GRID[:tune_module.AUTO_STAGES]:
+        sizes = [ests[0]["nbytes"] for key, ests in memo.items() if key[0] == stages]
+        assert any(0.9 * cap < b <= cap for b in sizes), (stages, sorted(sizes)[-3:])
+    assert LearnedIndex(keys, **chosen).nbytes <= cap
+
+
+@pytest.mark.parametrize("gain, smallest", [(0.02, True), (0.05, False)])
+def test_auto_config_prices_size(monkeypatch, gain, smallest):
+    """A larger index is the default's choice only if each doubling of its size is
+    predicted to buy SIZE_PRICE (3%) of speed, as in the timed tuning."""
+    def fake(keys, config, step, windows=(None,), *args, **kw):
+        nbytes = 64 * config["n_leaves"]
+        ns = 100.0 * (1.0 - gain) ** np.log2(nbytes)
+        return [{"nbytes": nbytes, "predicted_ns": ns} for _ in windows]
+
+    monkeypatch.setattr(tune_module, "estimate", fake)
+    keys = synthetic("lognormal", 100_000)
+    grid = tune_module._grid(keys.size, tune_module.STAGE_GRID[:tune_module.AUTO_STAGES], small=True)
+    leaves = [c["n_leaves"] for c in grid + tune_module._filling(
+        keys.size, tune_module.STAGE_GRID[:tune_module.AUTO_STAGES], 1_000_000)
+        if 64 * c["n_leaves"] <= 1_000_000]
+    chosen = auto_config(keys, 1_000_000)
+    assert chosen["n_leaves"] == (min(leaves) if smallest else max(leaves))
+
+
 def test_impossible_budget_raises():
     with pytest.raises(ValueError, match="max_bytes"):
         tune(synthetic("uniform_dense", 50_000), max_bytes=100, measure=False)
