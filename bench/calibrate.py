@@ -5,7 +5,8 @@ fence leaves and with fence leaves past 8 and 32 cache lines: spans of one and
 four lines, see :func:`learned_index.fences.fence_keys`), this computes the
 tuner's own estimate of the features (:func:`learned_index.tune.estimate`),
 builds the index on the full keys and times batch lookups of random present
-keys (median of ``--repeats``, every answer checked). Non-negative least
+keys (median of ``--repeats`` interleaved rounds, :data:`GROUP` indexes at a
+time; every answer checked). Non-negative least
 squares of the relative error then fits the weights of the cost model's terms
 (:func:`learned_index.tune.features`)::
 
@@ -39,8 +40,19 @@ def _features(config, est, nbytes):
     return [terms[k] for k in tune.COST]
 
 
+#: configurations built together and timed in interleaved rounds (see :func:`measure`)
+GROUP = 8
+
+
 def measure(keys, lookups=1_000_000, repeats=3, seed=0):
-    """Rows ``(config, features, measured ns)`` over the tuner's grid for ``keys``."""
+    """Rows ``(config, features, measured ns)`` over the tuner's grid for ``keys``.
+
+    The configurations are built :data:`GROUP` at a time and each group is
+    timed in ``repeats`` interleaved rounds (:func:`learned_index.tune._time_rounds`,
+    median per index), so that a slow spell of the machine falls on a whole
+    group rather than on one configuration's repeats. Every index's answers
+    are checked first.
+    """
     from learned_index import LearnedIndex, train, tune
     from learned_index.fences import keys_per_line
 
@@ -50,22 +62,20 @@ def measure(keys, lookups=1_000_000, repeats=3, seed=0):
     step = train.sample_step(n)
     line = keys_per_line(keys.itemsize)
     windows = (None, 8 * line, 32 * line)
-    rows = []
+    todo = []
     # the grid's powers of four of leaves (every power of two would double the run)
-    grid = [c for c in tune._grid(n, tune.STAGE_GRID) if c["n_leaves"].bit_length() % 2]
-    for config in grid:
+    for config in [c for c in tune._grid(n, tune.STAGE_GRID) if c["n_leaves"].bit_length() % 2]:
         for mw, est in zip(windows, tune.estimate(keys, config, step, windows)):
-            cfg = dict(config, max_window=mw)
-            idx = LearnedIndex(keys, **cfg)
+            todo.append((dict(config, max_window=mw), config, est))
+    rows = []
+    for g in range(0, len(todo), GROUP):
+        group = todo[g:g + GROUP]
+        built = [LearnedIndex(keys, **cfg) for cfg, _, _ in group]
+        for (cfg, _, _), idx in zip(group, built):
             if not np.array_equal(idx.lower_bound(qs), want):
                 raise SystemExit(f"*** WRONG ANSWERS from {cfg}: calibration aborted")
-            times = []
-            for _ in range(repeats):
-                t = time.perf_counter()
-                idx.lower_bound(qs)
-                times.append(time.perf_counter() - t)
-            rows.append((cfg, _features(config, est, idx.nbytes),
-                         float(np.median(times)) / lookups * 1e9))
+        for (cfg, config, est), idx, ns in zip(group, built, tune._time_rounds(built, qs, repeats)):
+            rows.append((cfg, _features(config, est, idx.nbytes), ns))
     return rows
 
 

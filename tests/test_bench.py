@@ -226,3 +226,52 @@ def test_kv_bench_smoke(tmp_path, capsys):
     assert all(t["measured"] > 0 and t["met"] in (True, False, None) for t in d["targets"])
     with pytest.raises(SystemExit, match="WRONG ANSWERS"):
         kv._check("a peer", [1.0], [2.0])
+
+
+# --------------------------------------------------------------------------- calibration
+
+def test_calibration_times_every_configuration_in_rounds(monkeypatch):
+    """``bench.calibrate.measure`` times every configuration of the grid (x three windows)
+    in groups of interleaved rounds, with the tuner's features, and ``fit`` turns the
+    rows into one non-negative weight per term of the cost model."""
+    from bench import calibrate
+    from learned_index import LearnedIndex, train, tune
+
+    keys = datasets.lognormal(20_000)
+    groups = []
+    real = tune._time_rounds
+
+    def recorded(indexes, queries, repeats):
+        groups.append(len(indexes))
+        return real(indexes, queries, repeats)
+
+    monkeypatch.setattr(tune, "_time_rounds", recorded)
+    rows = calibrate.measure(keys, lookups=2_000, repeats=2)
+    grid = [c for c in tune._grid(keys.size, tune.STAGE_GRID) if c["n_leaves"].bit_length() % 2]
+    assert len(rows) == 3 * len(grid) == sum(groups)
+    assert max(groups) == calibrate.GROUP and len(groups) == -(-len(rows) // calibrate.GROUP)
+    config, features, ns = rows[0]
+    est = tune.estimate(keys, grid[0], train.sample_step(keys.size), (config["max_window"],))[0]
+    assert config == dict(grid[0], max_window=None)
+    assert features == calibrate._features(grid[0], est, LearnedIndex(keys, **config).nbytes)
+    assert all(np.isfinite(r[2]) and r[2] > 0 for r in rows)
+    cost = calibrate.fit(rows)
+    assert list(cost) == list(tune.COST) and all(v >= 0 for v in cost.values())
+
+
+def test_calibration_stops_on_a_wrong_answer(monkeypatch):
+    """Answers that differ from the reference stop the calibration (here the
+    reference is made wrong, since the index's scalar fronts are per instance)."""
+    from bench import calibrate
+
+    class OffByOne:
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def searchsorted(keys, q):
+            return np.searchsorted(keys, q) + 1
+
+    monkeypatch.setattr(calibrate, "np", OffByOne())
+    with pytest.raises(SystemExit, match="WRONG ANSWERS"):
+        calibrate.measure(datasets.lognormal(20_000), lookups=500, repeats=1)
