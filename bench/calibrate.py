@@ -6,7 +6,8 @@ four lines, see :func:`learned_index.fences.fence_keys`), this computes the
 tuner's own estimate of the features (:func:`learned_index.tune.estimate`),
 builds the index on the full keys and times batch lookups of random present
 keys (median of ``--repeats`` interleaved rounds, :data:`GROUP` indexes at a
-time; every answer checked). Non-negative least
+time with an anchor index that corrects the drift between groups; every
+answer checked). Non-negative least
 squares of the relative error then fits the weights of the cost model's terms
 (:func:`learned_index.tune.features`)::
 
@@ -49,9 +50,12 @@ def measure(keys, lookups=1_000_000, repeats=3, seed=0):
 
     The configurations are built :data:`GROUP` at a time and each group is
     timed in ``repeats`` interleaved rounds (:func:`learned_index.tune._time_rounds`,
-    median per index), so that a slow spell of the machine falls on a whole
-    group rather than on one configuration's repeats. Every index's answers
-    are checked first.
+    median per index) together with an *anchor*, an index of the grid's first
+    configuration timed in every group. Within a group, identical indexes
+    measure alike; between groups, the machine's speed drifts (by a third
+    on the 2-core test machine), so each group's times are scaled by the
+    anchor's median over all groups divided by its time in that group. Every
+    index's answers are checked first.
     """
     from learned_index import LearnedIndex, train, tune
     from learned_index.fences import keys_per_line
@@ -67,16 +71,19 @@ def measure(keys, lookups=1_000_000, repeats=3, seed=0):
     for config in [c for c in tune._grid(n, tune.STAGE_GRID) if c["n_leaves"].bit_length() % 2]:
         for mw, est in zip(windows, tune.estimate(keys, config, step, windows)):
             todo.append((dict(config, max_window=mw), config, est))
-    rows = []
+    anchor = LearnedIndex(keys, **todo[0][0])
+    timed = []                  # per group: (rows without their time, times, anchor's time)
     for g in range(0, len(todo), GROUP):
         group = todo[g:g + GROUP]
         built = [LearnedIndex(keys, **cfg) for cfg, _, _ in group]
         for (cfg, _, _), idx in zip(group, built):
             if not np.array_equal(idx.lower_bound(qs), want):
                 raise SystemExit(f"*** WRONG ANSWERS from {cfg}: calibration aborted")
-        for (cfg, config, est), idx, ns in zip(group, built, tune._time_rounds(built, qs, repeats)):
-            rows.append((cfg, _features(config, est, idx.nbytes), ns))
-    return rows
+        ns = tune._time_rounds([anchor] + built, qs, repeats)
+        timed.append(([(cfg, _features(config, est, idx.nbytes))
+                       for (cfg, config, est), idx in zip(group, built)], ns[1:], ns[0]))
+    ref = float(np.median([a for _, _, a in timed]))
+    return [(cfg, x, t * ref / a) for rows, ts, a in timed for (cfg, x), t in zip(rows, ts)]
 
 
 def fit(rows):

@@ -242,14 +242,22 @@ def test_calibration_times_every_configuration_in_rounds(monkeypatch):
     real = tune._time_rounds
 
     def recorded(indexes, queries, repeats):
-        groups.append(len(indexes))
-        return real(indexes, queries, repeats)
+        ns = real(indexes, queries, repeats)
+        groups.append((indexes, ns))
+        # the machine slows down from group to group: the anchor takes that out
+        return [t * len(groups) for t in ns]
 
     monkeypatch.setattr(tune, "_time_rounds", recorded)
     rows = calibrate.measure(keys, lookups=2_000, repeats=2)
     grid = [c for c in tune._grid(keys.size, tune.STAGE_GRID) if c["n_leaves"].bit_length() % 2]
-    assert len(rows) == 3 * len(grid) == sum(groups)
-    assert max(groups) == calibrate.GROUP and len(groups) == -(-len(rows) // calibrate.GROUP)
+    assert len(rows) == 3 * len(grid) == sum(len(ix) - 1 for ix, _ in groups)
+    assert max(len(ix) for ix, _ in groups) == calibrate.GROUP + 1
+    assert len(groups) == -(-len(rows) // calibrate.GROUP)
+    anchor = groups[0][0][0]
+    assert all(ix[0] is anchor for ix, _ in groups)
+    ref = np.median([ns[0] * (g + 1) for g, (_, ns) in enumerate(groups)])
+    want = [t * ref / ns[0] for _, ns in groups for t in ns[1:]]
+    assert np.allclose([r[2] for r in rows], want)
     config, features, ns = rows[0]
     est = tune.estimate(keys, grid[0], train.sample_step(keys.size), (config["max_window"],))[0]
     assert config == dict(grid[0], max_window=None)
