@@ -303,8 +303,8 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES, memo=None):
         scored = _score(keys, _grid(n, layouts, small=True), step, max_bytes, windows, memo)
     if not scored:
         return None
-    # as the tuner's timed choice (see _rank): a larger index must buy its size
-    return min(scored, key=lambda t: (_priced(t[0], t[2]["nbytes"]), t[2]["nbytes"]))[1]
+    rank = _rank(priced=True)           # as the tuner's timed choice: size has a price
+    return min(scored, key=lambda t: rank({"ns": t[0], "nbytes": t[2]["nbytes"]}))[1]
 
 
 def _score(keys, grid, step, max_bytes, windows, memo=None):
@@ -512,14 +512,8 @@ def _rank(priced):
     >>> min([{"ns": 30.0, "nbytes": 64e6}, {"ns": 35.0, "nbytes": 8e6}], key=_rank(True))["ns"]
     30.0
     """
-    if not priced:
-        return lambda r: (r["ns"], r["nbytes"])
-    return lambda r: (_priced(r["ns"], r["nbytes"]), r["nbytes"])
-
-
-def _priced(ns, nbytes):
-    """``ns`` with the size's price: ``ns * nbytes ** -log2(1 - SIZE_PRICE)``."""
-    return ns * max(nbytes, 1) ** -np.log2(1.0 - SIZE_PRICE)
+    price = -np.log2(1.0 - SIZE_PRICE) if priced else 0.0
+    return lambda r: (r["ns"] * max(r["nbytes"], 1) ** price, r["nbytes"])
 
 
 def _default_row(keys, rows, step, max_bytes, memo):
