@@ -29,7 +29,9 @@ class LearnedIndex:
     itself: a cost model chooses the stages, ``n_leaves`` and fence leaves
     within ``max_bytes`` (4 MB by default), from windows measured on a sample
     of leaves (:func:`learned_index.tune.auto_config`; under a second at
-    10**7 keys). Below 2**14 keys, and whenever any of ``stages``,
+    10**7 keys). Below 2**14 keys a rule configures it instead: three linear
+    stages with one leaf per 4 keys, within ``max_bytes``
+    (:func:`learned_index.tune.small_config`). Whenever any of ``stages``,
     ``n_leaves``, ``n_mid`` or ``max_window`` is given, the fixed defaults
     below fill in the rest. :func:`learned_index.tune.tune` searches wider
     and confirms its choice by timing lookups. The configuration in use is
@@ -116,8 +118,9 @@ class LearnedIndex:
             if cfg is None and arr.shape[0] >= tune.MIN_TUNE:
                 raise ValueError(f"no index over {arr.shape[0]:,} keys fits in "
                                  f"max_bytes={cap:,.0f}")
+            rule = cfg or tune.small_config(arr.shape[0], cap)      # below MIN_TUNE keys
             stages, n_leaves, n_mid, max_window = (
-                (cfg or {}).get(k) for k in ("stages", "n_leaves", "n_mid", "max_window"))
+                rule[k] for k in ("stages", "n_leaves", "n_mid", "max_window"))
         # fence areas are estimated: the built ones must fit the cap too
         budget = cap if cfg is not None else None
         stages = tuple(stages) if stages is not None else DEFAULT_STAGES
@@ -157,7 +160,7 @@ class LearnedIndex:
         self.n_mid_ = n_mid if n else 0
         self.max_window_ = info.pop("max_window")
         self.auto_ = cfg is not None
-        if max_bytes is not None and self.nbytes > cap:     # the fixed default, below 2**14 keys
+        if max_bytes is not None and self.nbytes > cap:     # a cap below small_config's one leaf
             raise ValueError(f"the index over {n:,} keys takes {self.nbytes:,} bytes, "
                              f"above max_bytes={cap:,.0f}")
         self._info = info

@@ -47,9 +47,8 @@ AUTO_STAGES = 3
 DRAWS = 512
 #: leaves of more keys than this are estimated from their sample keys alone
 BIG_LEAF = 1 << 14
-#: smallest key count worth tuning; smaller sets get the fixed default
+#: smallest key count worth tuning; smaller sets get :func:`small_config`
 MIN_TUNE = 1 << 14
-SMALL_DEFAULT = {"stages": ("linear", "linear"), "n_leaves": 1, "n_mid": None}
 #: ``max_window`` values tried, in cache lines of keys (besides no fence leaves)
 WINDOW_LINES = (2, 8, 16, 32, 64, 128)
 #: the default index's size cap (the learned index's design target at 10**7 keys)
@@ -71,6 +70,30 @@ def _most_leaves(n):
     """The most leaves tried for ``n`` keys: one per :data:`MIN_LEAF_KEYS` keys, at
     least 16, at most :data:`MAX_LEAVES`."""
     return min(max(n // MIN_LEAF_KEYS, 16), MAX_LEAVES)
+
+
+def small_config(n, max_bytes=None):
+    """The configuration of an index over ``n < MIN_TUNE`` keys (a rule, no cost model).
+
+    Three linear stages with one leaf per :data:`MIN_LEAF_KEYS` keys, as many
+    as fit ``max_bytes`` (at least one), and half as many middle records: the
+    leaf count the cost model picks for small sets, and 1.2-2.8x faster than one
+    leaf per 64 keys from 200 to 16,000 keys (see ``docs/tuning.md``, "Small key
+    sets"). About 12 bytes per key. O(1).
+
+    >>> small_config(10_000)
+    {'stages': ('linear', 'linear', 'linear'), 'n_leaves': 2500, 'n_mid': 1250, 'max_window': None}
+    >>> small_config(10_000, max_bytes=20_000)["n_leaves"]
+    395
+    """
+    stages = ("linear", "linear", "linear")
+    n_leaves = max(n // MIN_LEAF_KEYS, 1)
+    if max_bytes is not None:
+        per_leaf = _record_bytes(stages[2]) + _record_bytes(stages[1]) / 2
+        # header, root and alignment: well under a kilobyte (as in _filling)
+        n_leaves = max(min(n_leaves, int((max_bytes - 1024) / per_leaf)), 1)
+    return {"stages": stages, "n_leaves": n_leaves, "n_mid": max(n_leaves // 2, 1),
+            "max_window": None}
 
 
 def _grid(n, stage_grid, small=False):
@@ -431,7 +454,8 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
             grid += [c for c in _filling(n, stage_grid, max_bytes) if c not in grid]
     else:
         windows = (None,)
-        grid, step = [dict(SMALL_DEFAULT, n_leaves=max(n // 64, 1))], 1
+        small = small_config(n, max_bytes)
+        grid, step = [{k: small[k] for k in ("stages", "n_leaves", "n_mid")}], 1
     say(f"scoring {len(grid) * len(windows)} candidates on a sample of {n // step:,} keys")
     memo = {}
     scored = _score(arr, grid, step, max_bytes, windows, memo)

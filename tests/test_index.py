@@ -422,7 +422,8 @@ def test_small_and_configured_indexes_use_the_fixed_defaults():
     keys = synthetic("lognormal", tune.MIN_TUNE - 1)
     s = LearnedIndex(keys).stats()
     assert not s["auto"] and s["stages"] == ("linear", "linear", "linear")
-    assert s["n_leaves"] == (tune.MIN_TUNE - 1) // 64 and s["max_window"] is None
+    assert s["n_leaves"] == (tune.MIN_TUNE - 1) // tune.MIN_LEAF_KEYS
+    assert s["n_mid"] == s["n_leaves"] // 2 and s["max_window"] is None
     big = synthetic("lognormal", 4 * tune.MIN_TUNE)
     s = LearnedIndex(big, search="linear").stats()          # search alone keeps auto stages
     assert s["auto"] and s["search"] == "linear"

@@ -139,7 +139,7 @@ def test_measured_tuning_returns_an_exact_index():
     check_scalars(idx, q)
     # the index built from the returned configuration is the same structure
     again = LearnedIndex(keys, **res["config"])
-    assert np.array_equal(again.model_, idx.model_)
+    assert np.array_equal(again.model_.view(np.uint64), idx.model_.view(np.uint64))   # bitwise
 
 
 def test_each_configuration_is_estimated_once(monkeypatch):
@@ -208,6 +208,30 @@ def test_tiny_and_empty_inputs():
         idx = LearnedIndex(keys, **res["config"])
         q = np.array([-1, 0, 5, 999, 2000], dtype=idx.keys.dtype if keys.dtype.kind != "u" else np.int64)
         assert np.array_equal(idx.lower_bound(q), np.searchsorted(idx.keys, q))
+
+
+@pytest.mark.parametrize("name", ["lognormal", "clustered", "duplicates", "above_2_53",
+                                  "int32_mixed", "float_wide"])
+@pytest.mark.parametrize("n", [2, 3, 40, 1000, MIN_TUNE - 1])
+@pytest.mark.parametrize("cap", [None, 5_000])
+def test_small_sets_follow_the_rule_within_the_cap(name, n, cap):
+    """Below MIN_TUNE keys the default is small_config's: one leaf per 4 keys, as many as
+    the cap holds, exact; tune's only candidate below MIN_TUNE is the same rule."""
+    keys = synthetic(name, n)
+    idx = LearnedIndex(keys) if cap is None else LearnedIndex(keys, max_bytes=cap)
+    rule = tune_module.small_config(n, cap)
+    s = idx.stats()
+    assert not s["auto"] and s["max_window"] is None
+    assert (s["stages"], s["n_leaves"], s["n_mid"]) == \
+        (rule["stages"], rule["n_leaves"], rule["n_mid"])
+    assert rule["n_leaves"] == (max(n // 4, 1) if cap is None or n < 300 else (cap - 1024) // 48)
+    assert idx.nbytes <= (cap or 12 * n + 1024)
+    idx._check()
+    q = _queries(idx.keys)
+    check_arrays(idx, q)
+    check_scalars(idx, q[:300])
+    res = tune(keys, max_bytes=cap, measure=False)
+    assert {k: res["config"][k] for k in rule} == rule
 
 
 def test_default_configuration_is_always_timed():
@@ -408,7 +432,8 @@ def test_index_max_bytes_default_and_errors():
     keys = synthetic("lognormal", 100_000)
     default = LearnedIndex(keys)
     same = LearnedIndex(keys, max_bytes=tune_module.DEFAULT_MAX_BYTES)
-    assert np.array_equal(default.model_, same.model_) and default.stats()["auto"]
+    assert np.array_equal(default.model_.view(np.uint64), same.model_.view(np.uint64))
+    assert default.stats()["auto"]
     for bad in (0, -5, float("nan"), float("inf"), "1e6", True, [1e6]):
         with pytest.raises(ValueError, match="max_bytes must be"):
             LearnedIndex(keys, max_bytes=bad)
@@ -418,10 +443,11 @@ def test_index_max_bytes_default_and_errors():
         LearnedIndex(keys, n_leaves=64, max_bytes=1e6)
     with pytest.raises(ValueError, match="cannot be combined"):
         LearnedIndex(keys, max_window=64, max_bytes=1e6)
-    small = keys[:1000]                          # below MIN_TUNE: the fixed default, checked
+    small = keys[:1000]                          # below MIN_TUNE: small_config, checked
     assert LearnedIndex(small, max_bytes=1e5).nbytes <= 1e5
+    assert LearnedIndex(small, max_bytes=300).stats()["n_leaves"] == 1
     with pytest.raises(ValueError, match="above max_bytes"):
-        LearnedIndex(small, max_bytes=300)
+        LearnedIndex(small, max_bytes=100)
     assert LearnedIndex(small[:0], max_bytes=1e3).lower_bound(5) == 0
 
 
