@@ -46,7 +46,7 @@ class LearnedIndex:
         afterwards). Duplicates are allowed. NaN raises ``ValueError``.
     stages : tuple of str or "auto", optional
         ``(root, leaf)`` or ``(root, middle, leaf)``. Root families: linear,
-        linear_spline, cubic, radix, loglinear, mlp. Middle and leaf families:
+        robust_linear, linear_spline, cubic, radix, loglinear, mlp. Middle and leaf families:
         linear, linear_spline, cubic. Fixed default: three linear stages.
     n_leaves : int, optional
         Number of leaf models (fixed default: about one per 64 keys, at most 2**16).

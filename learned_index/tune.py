@@ -40,7 +40,7 @@ COST = {"base": 0.0, "per_stage": 2.62, "per_log2": 9.62, "per_deep_step": 45.0,
 L2_BYTES = 2 << 20
 
 #: stages tried by :func:`tune` (a grid) and by :func:`auto_config` (its first entries)
-STAGE_GRID = (("linear", "linear", "linear"), ("linear", "linear"), ("radix", "linear"),
+STAGE_GRID = (("robust_linear", "linear", "linear"), ("linear", "linear"), ("radix", "linear"),
               ("cubic", "linear"), ("linear_spline", "linear"), ("cubic", "linear", "linear"))
 AUTO_STAGES = 3
 #: random keys whose leaves are fitted on the full keys, per candidate

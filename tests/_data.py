@@ -10,11 +10,11 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-ROOT_FAMILIES = ("linear", "linear_spline", "cubic", "radix", "loglinear", "mlp")
+ROOT_FAMILIES = ("linear", "robust_linear", "linear_spline", "cubic", "radix", "loglinear", "mlp")
 LEAF_FAMILIES = ("linear", "linear_spline", "cubic")
 SEARCH_KINDS = ("binary", "branchless", "exponential", "linear")
 #: roots whose window must hold every in-range query exactly (no reliance on the fallback)
-WINDOW_ROOTS = ("linear", "linear_spline", "radix", "loglinear", "mlp")
+WINDOW_ROOTS = ("linear", "robust_linear", "linear_spline", "radix", "loglinear", "mlp")
 WINDOW_LEAVES = ("linear", "linear_spline")
 
 KEY_DTYPES = (np.uint64, np.int64, np.uint32, np.int32, np.float64)

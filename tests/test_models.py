@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from learned_index.models import cubic, linear, linear_spline, loglinear, mlp, radix
+from learned_index.models import cubic, linear, linear_spline, loglinear, mlp, radix, robust_linear
 from learned_index.models.common import clamp_index, key_bits, key_delta
 
 HYP = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-FAMILY_2P = {"linear": linear, "linear_spline": linear_spline, "loglinear": loglinear, "radix": radix}
+FAMILY_2P = {"linear": linear, "robust_linear": robust_linear, "linear_spline": linear_spline,
+             "loglinear": loglinear, "radix": radix}
 
 
 def fit(module, x, y):
@@ -87,6 +88,30 @@ def test_linear_fit_exact_line():
     x = np.array([0.0, 1.0, 2.0, 3.0])
     c0, c1 = fit(linear, x, 5.0 + 2.0 * x)
     assert math.isclose(c0, 5.0) and math.isclose(c1, 2.0)
+
+
+# --------------------------------------------------------------------------- robust linear
+
+@pytest.mark.parametrize("m", [10, 9_999, 10_000, 123_457])
+def test_robust_linear_is_least_squares_without_the_extremes(m):
+    rng = np.random.default_rng(m)
+    x = np.sort(rng.lognormal(0.0, 2.0, m))
+    y = np.arange(m, dtype=np.float64)
+    t = int(m * robust_linear.TRIM)
+    assert t == m // 10_000                      # nothing dropped below 10,000 points
+    np.testing.assert_array_equal(fit(robust_linear, x, y), fit(linear, x[t:m - t], y[t:m - t]))
+
+
+def test_robust_linear_spreads_the_bulk_past_far_outliers():
+    """fb's shape: a dense bulk and a few keys 2**23 times further out. Least squares
+    squeezes the bulk into under 1% of the output range; the robust line spreads it."""
+    m = 100_000
+    x = np.arange(m, dtype=np.float64)
+    x[-5:] = 2.0**40 + np.arange(5)
+    y = np.arange(m, dtype=np.float64)
+    bulk = x[:-5]
+    assert np.ptp(predict(robust_linear, fit(robust_linear, x, y), bulk)) > 0.99 * m
+    assert np.ptp(predict(linear, fit(linear, x, y), bulk)) < 0.01 * m
 
 
 DEGENERATE = ["empty", "one", "zero_var", "zero_var_pos", "zero_var_inexact", "flat_y"]

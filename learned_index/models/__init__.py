@@ -6,7 +6,7 @@ that reads its parameters from ``p[o:o + N_PARAMS]``. Families sharing an
 evaluation *form* share one ``predict``; the lookup kernels dispatch on the
 form code, a loop-invariant branch.
 """
-from . import cubic, linear, linear_spline, loglinear, mlp, radix
+from . import cubic, linear, linear_spline, loglinear, mlp, radix, robust_linear
 
 FORM_LINEAR = 0
 FORM_CUBIC = 1
@@ -16,13 +16,14 @@ FORM_MLP = 3
 #: family name -> (module, evaluation form)
 FAMILIES = {
     "linear": (linear, FORM_LINEAR),
+    "robust_linear": (robust_linear, FORM_LINEAR),
     "linear_spline": (linear_spline, FORM_LINEAR),
     "radix": (radix, FORM_LINEAR),
     "cubic": (cubic, FORM_CUBIC),
     "loglinear": (loglinear, FORM_LOG),
     "mlp": (mlp, FORM_MLP),
 }
-ROOT_FAMILIES = ("linear", "linear_spline", "cubic", "radix", "loglinear", "mlp")
+ROOT_FAMILIES = ("linear", "robust_linear", "linear_spline", "cubic", "radix", "loglinear", "mlp")
 LEAF_FAMILIES = ("linear", "linear_spline", "cubic")
 
 #: family codes used by the jitted leaf trainer
