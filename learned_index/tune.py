@@ -86,13 +86,11 @@ def small_config(n, max_bytes=None):
     >>> small_config(10_000, max_bytes=20_000)["n_leaves"]
     395
     """
-    stages = ("linear", "linear", "linear")
+    stages, ratio = ("linear", "linear", "linear"), MID_RATIOS[0]
     n_leaves = max(n // MIN_LEAF_KEYS, 1)
     if max_bytes is not None:
-        per_leaf = _record_bytes(stages[2]) + _record_bytes(stages[1]) / 2
-        # header, root and alignment: well under a kilobyte (as in _filling)
-        n_leaves = max(min(n_leaves, int((max_bytes - 1024) / per_leaf)), 1)
-    return {"stages": stages, "n_leaves": n_leaves, "n_mid": max(n_leaves // 2, 1),
+        n_leaves = max(min(n_leaves, _leaves_within(stages, ratio, max_bytes)), 1)
+    return {"stages": stages, "n_leaves": n_leaves, "n_mid": max(n_leaves // ratio, 1),
             "max_window": None}
 
 
@@ -123,6 +121,16 @@ def _record_bytes(family):
     return 8 * rmi.record_width(FAMILIES[family][1])
 
 
+def _leaves_within(stages, ratio, max_bytes):
+    """The most leaves of layout ``stages`` (with ``n_leaves / ratio`` middle records
+    if it has three stages) that fit ``max_bytes``."""
+    per_leaf = _record_bytes(stages[-1])
+    if ratio:
+        per_leaf += _record_bytes(stages[1]) / ratio
+    # header, root and alignment: well under a kilobyte for the grid's roots
+    return int((max_bytes - 1024) / per_leaf)
+
+
 def _filling(n, stage_grid, max_bytes):
     """For each stage layout (and each of the grid's ``n_mid`` ratios, ``n_leaves / 2``
     and ``/ 16``), the most leaves that fit ``max_bytes``: between the grid's powers
@@ -131,11 +139,7 @@ def _filling(n, stage_grid, max_bytes):
     out = []
     for stages in stage_grid:
         for ratio in (MID_RATIOS if len(stages) == 3 else (None,)):
-            per_leaf = _record_bytes(stages[-1])
-            if ratio:
-                per_leaf += _record_bytes(stages[1]) / ratio
-            # header, root and alignment: well under a kilobyte for the grid's roots
-            n_leaves = min(int((max_bytes - 1024) / per_leaf), _most_leaves(n))
+            n_leaves = min(_leaves_within(stages, ratio, max_bytes), _most_leaves(n))
             if n_leaves >= 16:
                 n_mid = max(n_leaves // ratio, 1) if ratio else None
                 out.append({"stages": stages, "n_leaves": n_leaves, "n_mid": n_mid})
