@@ -45,6 +45,7 @@ from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_
 from .models import FORM_CUBIC, FORM_LINEAR, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
+from .wide import NARROW_LINES, narrow, narrowed, prefetch_splitters, prefetch_window
 
 HEADER = 16
 (H_N, H_ROOT_FORM, H_ROOT_OFF, H_N_MID, H_MID_OFF, H_N_LEAVES, H_LEAF_OFF,
@@ -167,111 +168,6 @@ def window(keys, p, pu, pi, pf, lay, kbu, kbf, q, right):
 @njit(cache=True, inline="always")
 def _views(p):
     return p.view(np.uint64), p.view(np.int32), p.view(np.float32)
-
-
-#: windows of at most this many cache lines are prefetched whole
-PREFETCH_LINES = 16
-
-
-@njit(cache=True, inline="always")
-def prefetch_window(keys, lo, hi):
-    """Ask for the cache lines of ``keys[lo - 1:hi + 1]`` at once, so that the misses of
-    the search and of :func:`.search.settle`'s check of the neighbours overlap.
-
-    Windows above :data:`PREFETCH_LINES` lines get their middle and ends only.
-    """
-    prefetch(keys, max(lo - 1, 0))
-    last = min(hi, keys.shape[0] - 1)
-    per_line = keys_per_line(keys.itemsize)
-    if last - lo < PREFETCH_LINES * per_line:
-        for i in range(lo, last, per_line):
-            prefetch(keys, i)
-    else:
-        prefetch(keys, lo)
-        prefetch(keys, (lo + last) >> 1)
-    prefetch(keys, last)
-
-
-#: a narrowing step splits a window into at most this many pieces (see :func:`narrow`)
-NARROW_PIECES = 8
-#: ... of at least this many cache lines of keys
-NARROW_LINES = 8
-
-
-@njit(cache=True, inline="always")
-def narrowed(width, per_line):
-    """Is a window of ``width`` keys (``per_line`` to a cache line) narrowed by a batch
-    before its keys are prefetched? Exactly those :func:`prefetch_window` would not
-    prefetch whole."""
-    return width >= PREFETCH_LINES * per_line
-
-
-@njit(cache=True, inline="always")
-def _stride(lo, hi, per_line):
-    """Keys per piece when :func:`narrow` splits the window ``[lo, hi]``."""
-    return max(NARROW_LINES * per_line, (hi - lo + NARROW_PIECES - 1) // NARROW_PIECES)
-
-
-def narrowing(width, per_line=8, limit=None):
-    """``(steps, left)``, elementwise over the window widths ``width`` (keys, ``per_line``
-    to a cache line): the narrowing steps a batch takes, at most ``limit``, and the
-    keys left to search after them (see :func:`narrow`).
-
-    >>> narrowing([100, 512, 4097], limit=2)
-    (array([0, 1, 2]), array([100,  64,  65]))
-    """
-    piece = NARROW_LINES * per_line
-    left = np.asarray(width, dtype=np.int64)
-    steps = np.zeros(left.shape, dtype=np.int64)
-    more = left >= PREFETCH_LINES * per_line      # as narrowed()
-    while True:
-        more &= (left > piece) & (limit is None or steps < limit)
-        if not more.any():
-            return steps, left
-        steps += more
-        left = np.where(more, np.maximum(piece, -(-left // NARROW_PIECES)), left)
-
-
-def narrow_steps(width, per_line=8):
-    """Narrowing steps a batch takes on a window of ``width`` keys before it prefetches
-    the rest whole (:func:`narrowing` without a limit); elementwise for an array.
-
-    >>> narrow_steps(127), narrow_steps(128), narrow_steps(512), narrow_steps(513)
-    (0, 1, 1, 2)
-    >>> narrow_steps(np.array([0, 4096, 4097]))
-    array([0, 2, 3])
-    """
-    steps = narrowing(width, per_line)[0]
-    return steps if steps.ndim else int(steps)
-
-
-@njit(cache=True, inline="always")
-def prefetch_splitters(keys, lo, hi, per_line):
-    """Ask for the keys :func:`narrow` will compare (one cache line each)."""
-    st = _stride(lo, hi, per_line)
-    for s in range(lo + st, hi, st):
-        prefetch(keys, s)
-
-
-@njit(cache=True, inline="always")
-def narrow(keys, q, lo, hi, right, per_line):
-    """One step of a search of the window ``[lo, hi]`` that holds the answer: compare
-    ``q`` with the splitters ``keys[lo + k * stride]`` (at most ``NARROW_PIECES - 1``)
-    and return the piece ``[a, b]`` that holds it, of at most ``stride`` keys.
-
-    A batch prefetches a window of up to :data:`PREFETCH_LINES` lines whole, and
-    only the ends and middle of a wider one, whose search then waits on miss
-    after miss. Narrowed first (splitters, then one piece, each prefetched a
-    step ahead) it costs fewer lines and no wait: a k-ary search over the keys
-    themselves, nothing stored. Narrowing narrower windows was slower.
-    """
-    st = _stride(lo, hi, per_line)
-    a = lo
-    s = lo + st
-    while s < hi and _search.before(keys[s], q, right):
-        a = s + 1
-        s += st
-    return a, min(s, hi)
 
 
 @njit(cache=True, inline="always")

@@ -26,7 +26,7 @@ import time
 import numpy as np
 from numba import njit
 
-from . import _coerce, fences, rmi
+from . import _coerce, fences, rmi, wide
 from .models import FAMILIES, FORM_CUBIC, FORM_LINEAR, LEAF_CODES, cubic, linear, linear_spline, mlp
 from .models.common import key_bits, key_delta
 
@@ -321,7 +321,7 @@ def steps_for_most(need, weight):
 
 def narrowing_steps(p, starts, itemsize):
     """The header field ``narrowing steps`` of blob ``p``: the steps that narrow the
-    windows of all but :data:`NARROW_SHARE` of the keys (see :func:`.rmi.narrow`).
+    windows of all but :data:`NARROW_SHARE` of the keys (see :func:`.wide.narrow`).
     A fence leaf's marked width (-1) needs none.
 
     Steps cost every query of a batch a little; the few wider windows are
@@ -329,7 +329,7 @@ def narrowing_steps(p, starts, itemsize):
     """
     _, widths = rmi.leaf_records(p)
     # steps never fall as the width grows: the steps of the 1% width are the field
-    return rmi.narrow_steps(steps_for_most(widths, np.diff(starts)), fences.keys_per_line(itemsize))
+    return wide.narrow_steps(steps_for_most(widths, np.diff(starts)), fences.keys_per_line(itemsize))
 
 
 def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, n_total=None):

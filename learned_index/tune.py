@@ -26,7 +26,7 @@ import time
 import numpy as np
 from numba import njit
 
-from . import fences, rmi, train
+from . import fences, rmi, train, wide
 from .models import FAMILIES, LEAF_CODES
 from .search import SEARCH_KINDS
 
@@ -258,11 +258,11 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
         fence_floats = float((weight * fence * area * n / np.maximum(counts, 1)).sum())
         nbytes = 8 * (p.size + fence_floats)
         # the steps the build's header field would give (at most FENCE_STEPS are taken)
-        field = train.steps_for_most(rmi.narrow_steps(w, line), weight)
-        steps, left = rmi.narrowing(w, line, min(field, rmi.FENCE_STEPS))
+        field = train.steps_for_most(wide.narrow_steps(w, line), weight)
+        steps, left = wide.narrowing(w, line, min(field, rmi.FENCE_STEPS))
         # past PREFETCH_LINES lines a window not narrowed is prefetched at its ends
         # and middle only: the search's later steps each wait on a miss of their own
-        deep = np.where(left >= rmi.PREFETCH_LINES * line, np.log2((left + 1.0) / line) - 1.0,
+        deep = np.where(left >= wide.PREFETCH_LINES * line, np.log2((left + 1.0) / line) - 1.0,
                         0.0)
         est = {"log2_window": float((weight * np.log2(w + 1.0)).sum()),
                "log2_searched": float((weight * np.log2(left + 1.0)).sum()),
@@ -283,10 +283,10 @@ def features(stages, est, nbytes):
     ``per_log2``: mean ``log2(window + 1)`` of the last-mile search (of the piece
     left after narrowing);
     ``per_deep_step``: mean search steps past a prefetched window (see
-    :func:`.rmi.prefetch_window`); ``per_fence_leaf``: share of lookups that
+    :func:`.wide.prefetch_window`); ``per_fence_leaf``: share of lookups that
     enter a fence leaf; ``per_fence``: mean fence levels descended;
     ``per_log2_past_l2``: ``log2`` of the size beyond :data:`L2_BYTES`;
-    ``per_narrow_step``: mean narrowing steps (see :func:`.rmi.narrow`).
+    ``per_narrow_step``: mean narrowing steps (see :func:`.wide.narrow`).
     """
     past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(L2_BYTES), 0.0)
     return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": est["log2_searched"],

@@ -1,4 +1,4 @@
-"""Wide windows narrowed in the batch pipeline (``rmi.narrow``): the pieces always hold
+"""Wide windows narrowed in the batch pipeline (``wide.narrow``): the pieces always hold
 the answer, the build's ``narrowing steps`` field counts them right, and batches
 answer exactly like ``np.searchsorted`` whatever that field says."""
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from _data import KEY_DTYPES, probe_queries
 from test_hybrid import DT_IDS, step_keys
 from test_index import build, check_arrays, check_scalars
-from learned_index import _coerce, fences, rmi, train
+from learned_index import _coerce, fences, rmi, train, wide
 
 
 def _dup_keys(n=20_000, seed=5):
@@ -27,31 +27,31 @@ def test_narrow_keeps_the_answer(right):
     keys = _coerce.frozen(_dup_keys())
     n = keys.size
     per = fences.keys_per_line(keys.itemsize)
-    piece = rmi.NARROW_LINES * per
+    piece = wide.NARROW_LINES * per
     rng = np.random.default_rng(6)
     side = "right" if right else "left"
     for _ in range(3_000):
         q = keys[rng.integers(0, n)] + np.uint64(rng.integers(0, 2))
         r = int(np.searchsorted(keys, q, side=side))
-        width = int(rng.choice([rmi.PREFETCH_LINES * per, 200, 600, 5_000, n]))
+        width = int(rng.choice([wide.PREFETCH_LINES * per, 200, 600, 5_000, n]))
         lo = int(np.clip(r - rng.integers(0, width + 1), 0, max(n - width, 0)))
         hi = min(lo + width, n)
         if not lo <= r <= hi:
             continue
         a, b, steps = lo, hi, 0
         while b - a > piece:
-            stride = max(piece, -(-(b - a) // rmi.NARROW_PIECES))
-            a2, b2 = rmi.narrow(keys, q, np.int64(a), np.int64(b), np.bool_(right), per)
+            stride = max(piece, -(-(b - a) // wide.NARROW_PIECES))
+            a2, b2 = wide.narrow(keys, q, np.int64(a), np.int64(b), np.bool_(right), per)
             assert a <= a2 <= r <= b2 <= b and b2 - a2 <= stride, (q, a, b, a2, b2, r)
             a, b, steps = a2, b2, steps + 1
-        assert steps <= rmi.narrow_steps(hi - lo)
-    whole = rmi.PREFETCH_LINES * per
+        assert steps <= wide.narrow_steps(hi - lo)
+    whole = wide.PREFETCH_LINES * per
     for width in (whole - 1, whole, whole + 1, 700, 4_096, 4_097, n):
         a, b, steps = 0, width, 0                   # the answer 0: always the first piece
         while b - a > piece and width >= whole:
-            a, b = rmi.narrow(keys, keys[0], np.int64(a), np.int64(b), np.bool_(False), per)
+            a, b = wide.narrow(keys, keys[0], np.int64(a), np.int64(b), np.bool_(False), per)
             steps += 1
-        assert steps == rmi.narrow_steps(width, per), width
+        assert steps == wide.narrow_steps(width, per), width
 
 
 def test_build_writes_the_narrowing_steps():
@@ -70,7 +70,7 @@ def test_build_writes_the_narrowing_steps():
     for k, kw in cases:
         idx = build(k, **kw)
         _, widths = rmi.leaf_records(idx.model_)
-        need = np.array([rmi.narrow_steps(int(w)) if w != fences.FENCE_MARK else 0
+        need = np.array([wide.narrow_steps(int(w)) if w != fences.FENCE_MARK else 0
                          for w in widths])
         held = idx._leaf_table()[0]
         want = min(s for s in range(need.max() + 1)

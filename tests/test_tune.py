@@ -9,7 +9,7 @@ from _data import synthetic
 from test_hybrid import step_keys
 from test_index import check_arrays, check_scalars, check_windows
 from learned_index import LearnedIndex
-from learned_index import _coerce, rmi, train
+from learned_index import _coerce, rmi, train, wide
 from learned_index import tune as tune_module
 from learned_index.models import LEAF_CODES
 from learned_index.models.common import key_bits
@@ -338,7 +338,7 @@ def test_estimate_narrowing_matches_the_built_index(name, n_leaves):
     est = tune_module.estimate(keys, config, step=8)[0]
     idx = LearnedIndex(keys, **config)
     counts, widths, _ = idx._leaf_table()
-    need = np.array([rmi.narrow_steps(int(w)) for w in widths])
+    need = np.array([wide.narrow_steps(int(w)) for w in widths])
     built = np.minimum(need, idx.model_[rmi.H_NARROW])
     mean = float((counts * built).sum() / counts.sum())
     assert abs(est["narrow_steps"] - mean) <= 0.35, (est, mean, idx.model_[rmi.H_NARROW])
