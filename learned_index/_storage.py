@@ -19,14 +19,18 @@ import numpy as np
 
 from . import _coerce, _delta, fences, rmi, train
 from .index import LearnedIndex
-from .models import FORM_CUBIC, FORM_LINEAR, FORM_LOG, FORM_MLP, LEAF_FAMILIES, ROOT_FAMILIES
+from .models import (FORM_COMPACT, FORM_CUBIC, FORM_LINEAR, FORM_LOG, FORM_MLP, LEAF_FAMILIES,
+                     ROOT_FAMILIES)
 from .models import mlp
 from .search import SEARCH_KINDS
 
 MAGIC = b"LEARNKV\x00"
 FORMAT = "learned-index-kv"
-#: 2: a fence area stores its span (version 1 areas had none)
-VERSION = 2
+#: 2: a fence area stores its span (version 1 areas had none);
+#: 3: linear leaves may be compact 16-byte records (learned_index/compact.py)
+VERSION = 3
+#: versions this library reads: a version-2 model is a version-3 one without compact leaves
+READABLE = (2, 3)
 ALIGN = 64
 #: magic, version, flags, meta offset, meta length, meta crc32, reserved, file size
 _HEAD = struct.Struct("<8sIIQQIIQ")
@@ -163,9 +167,9 @@ def _header(f, size):
     (hcrc,) = struct.unpack_from("<I", head, _HEAD_CRC)
     if hcrc != zlib.crc32(head[:_HEAD_CRC]):
         raise _bad("header checksum mismatch")
-    if version != VERSION:
+    if version not in READABLE:
         raise ValueError(f"unsupported LearnedKV format version {version} "
-                         f"(this library reads {VERSION})")
+                         f"(this library reads {', '.join(map(str, READABLE))})")
     if fsize != size:
         raise _bad(f"file is {size} bytes, header says {fsize} (truncated or extended)")
     if moff != HEAD_SIZE or moff + mlen > size:
@@ -261,7 +265,8 @@ def check_blob(blob, n, n_leaves, n_mid, itemsize=8):
             raise _bad("model header does not match the keys")
     if n == 0:
         return
-    if g[rmi.H_ROOT_FORM] not in forms or g[rmi.H_LEAF_FORM] not in (FORM_LINEAR, FORM_CUBIC) \
+    if g[rmi.H_ROOT_FORM] not in forms or g[rmi.H_LEAF_FORM] not in (FORM_LINEAR, FORM_CUBIC,
+                                                                     FORM_COMPACT) \
             or g[rmi.H_MID_FORM] not in (FORM_LINEAR, FORM_CUBIC):
         raise _bad("unknown model form")
     if g[rmi.H_LEAF_W] != rmi.record_width(g[rmi.H_LEAF_FORM]) or n_leaves < 1 or \
@@ -269,7 +274,7 @@ def check_blob(blob, n, n_leaves, n_mid, itemsize=8):
         raise _bad("model record width")
     root, mid, leaf = g[rmi.H_ROOT_OFF], g[rmi.H_MID_OFF], g[rmi.H_LEAF_OFF]
     if root != rmi.HEADER or not root <= mid <= leaf or mid + n_mid * g[rmi.H_MID_W] > leaf \
-            or leaf + n_leaves * g[rmi.H_LEAF_W] > size:
+            or rmi.leaf_end(blob) > size:
         raise _bad("model offsets out of bounds")
     need = {FORM_LINEAR: 2, FORM_CUBIC: 5, FORM_LOG: 2}.get(g[rmi.H_ROOT_FORM])
     if g[rmi.H_ROOT_FORM] == FORM_MLP:
@@ -293,7 +298,11 @@ def check_blob(blob, n, n_leaves, n_mid, itemsize=8):
     if np.any((width < 0) & ~fence):
         raise _bad("negative leaf window")
     if fence.any():                 # fence leaves (learned_index.fences): area p[f:] in bounds
-        f = blob[o[fence] + rmi.REC_PARAMS]          # whole and in bounds: safe to cast
+        if g[rmi.H_LEAF_FORM] == FORM_COMPACT:      # an offset stored as uint64
+            f = blob.view(np.uint64)[o[fence]].astype(np.float64)
+        else:
+            f = blob[o[fence] + rmi.REC_PARAMS]
+        # whole and in bounds: safe to cast
         if not np.all((f == np.floor(f)) & (f >= 0) & (f + fences.AREA_HEADER <= size)):
             raise _bad("fence area out of bounds")
         if not fences.areas_valid(blob, f.astype(np.int64), n, fences.keys_per_line(itemsize)):

@@ -18,7 +18,9 @@ search over more lines, adjacent and prefetched whole: under a size cap,
 that fences more leaves (figures in ``docs/tuning.md``).
 
 Layout: the leaf record's window width is ``-1`` (a marker) and its first
-parameter is the offset ``f`` of the fence area in the blob::
+parameter is the offset ``f`` of the fence area in the blob (a compact
+record, see :mod:`.compact`, marks its window code and keeps ``f`` in place
+of its base key)::
 
     p[f] = s, p[f + 1] = e, p[f + 2] = L        the leaf's keys are K[s:e]; L levels
     p[f + 3] = F                                the span (keys per bottom entry)
@@ -194,15 +196,13 @@ def area_sizes(starts, chosen, per):
 
 
 @njit(cache=True)
-def write_fences(keys, starts, p, leaf_off, leaf_w, rec_params, chosen, area_off, per):
-    """Turn the chosen leaves into fence leaves, their areas from ``p[area_off:]``;
-    return the levels of the deepest (the blob header's ``fence depth``, see
-    :func:`.rmi.pipelined_levels`). O(n / F).
-
-    ``rec_params`` is the offset of a record's parameters (:data:`.rmi.REC_PARAMS`).
+def write_fences(keys, starts, p, chosen, area_off, per, areas):
+    """Write the fence areas of the chosen leaves from ``p[area_off:]``, their offsets
+    into ``areas``; return the levels of the deepest (the blob header's ``fence
+    depth``, see :func:`.rmi.pipelined_levels`). The caller marks the leaf records
+    (:func:`.rmi.mark_fence_leaves`). O(n / F).
     """
     pu = p.view(np.uint64)
-    pi = p.view(np.int32)
     f = area_off
     deepest = 0
     for t in range(chosen.shape[0]):
@@ -231,9 +231,7 @@ def write_fences(keys, starts, p, leaf_off, leaf_w, rec_params, chosen, area_off
                     p[at + i] = bf
             at += c
             stride *= FANOUT
-        o = leaf_off + r * leaf_w
-        pi[2 * o + 2] = FENCE_MARK
-        p[o + rec_params] = f
+        areas[t] = f
         f = at
         deepest = max(deepest, levels)
     return deepest

@@ -14,7 +14,7 @@ DEFAULT_SEARCH = "binary"
 
 
 def default_n_leaves(n):
-    """Leaves for ``n`` keys: about 64 keys per leaf, at most 2**16 (2 MiB of linear leaves)."""
+    """Leaves for ``n`` keys: about 64 keys per leaf, at most 2**16 (1 MiB of compact linear leaves)."""
     return int(min(max(n // 64, 1), 2**16))
 
 
@@ -312,7 +312,7 @@ class LearnedIndex:
             return counts, np.zeros(0, np.int64), np.zeros(0, bool)
         o, width = rmi.leaf_records(self.model_)
         fence = width == fences.FENCE_MARK
-        areas = self.model_[o[fence] + rmi.REC_PARAMS].astype(np.int64)
+        areas = rmi.fence_areas(self.model_, o[fence])
         width[fence] = fences.spans(self.model_, areas)
         return counts, width, fence
 

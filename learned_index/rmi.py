@@ -11,7 +11,9 @@ that a jitted call unboxes two arrays (keys and blob) and nothing else::
     leaves   n_leaves records of width leaf_width, 64-byte aligned
 
 A record keeps everything one lookup touches in one place (one cache line for
-linear leaves): ``[base key, aux, params...]``. The base key is the first key
+linear leaves): ``[base key, aux, params...]``; linear leaves of an index of at
+most :data:`.compact.MAX_KEYS` keys use the 16-byte record of :mod:`.compact`
+instead (leaf form ``FORM_COMPACT``). The base key is the first key
 routed to the record, stored as its ``uint64`` image (integer keys, see
 :mod:`.models.common`) or as itself (float keys). ``aux`` packs two 32-bit
 values: in a leaf, the window ``width`` (int32) and ``x_last`` (float32, the
@@ -37,12 +39,13 @@ see :mod:`.fences`): its window comes from a search of its fences.
 import numpy as np
 from numba import carray, njit, prange
 
+from . import compact
 from . import search as _search
 from ._pointer import as_pointer
 from ._prefetch import prefetch
 from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_node, fence_step,
                      fence_window, keys_per_line)
-from .models import FORM_CUBIC, FORM_LINEAR, FORM_MLP
+from .models import FORM_COMPACT, FORM_CUBIC, FORM_LINEAR, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
 from .wide import NARROW_LINES, narrow, narrowed, prefetch_splitters, prefetch_window
@@ -55,16 +58,62 @@ REC_PARAMS = 2          # params start after the base key and the int32 pair
 
 def record_width(form):
     """Floats per record for an evaluation form (4 = 32 bytes, 8 = one cache line)."""
+    if form == FORM_COMPACT:
+        return compact.WIDTH
     return 4 if form == FORM_LINEAR else 8
+
+
+def leaf_form(form, n):
+    """The form leaves of evaluation form ``form`` take in an index of ``n`` keys:
+    linear ones compact (see :mod:`.compact`) where ``c0`` fits an int32."""
+    return FORM_COMPACT if form == FORM_LINEAR and n <= compact.MAX_KEYS else form
+
+
+def leaf_end(p):
+    """Offset in blob ``p`` just past its leaf records (and the compact sentinel)."""
+    n_leaves, w = int(p[H_N_LEAVES]), int(p[H_LEAF_W])
+    return int(p[H_LEAF_OFF]) + (n_leaves + (int(p[H_LEAF_FORM]) == FORM_COMPACT)) * w
 
 
 def leaf_records(p):
     """``(offsets, widths)`` of the leaf records of blob ``p``: each record's offset in
-    ``p`` and its stored window width (int64; :data:`.fences.FENCE_MARK` for a fence leaf)."""
+    ``p`` and its stored window width (int64; :data:`.fences.FENCE_MARK` for a fence leaf,
+    at most ``n`` otherwise)."""
     n_leaves = int(p[H_N_LEAVES])
     off, w = int(p[H_LEAF_OFF]), int(p[H_LEAF_W])
-    widths = p[off:off + n_leaves * w].view(np.int32)[2::2 * w].astype(np.int64)
+    pairs = p[off:off + n_leaves * w].view(np.int32)
+    if int(p[H_LEAF_FORM]) != FORM_COMPACT:
+        widths = pairs[2::2 * w].astype(np.int64)
+    else:
+        codes = pairs[3::2 * w].astype(np.int64) & compact.CODE_MASK
+        widths = np.minimum(compact.decode_all(codes), int(p[H_N]))
+        widths[codes == compact.FENCE_CODE] = FENCE_MARK
     return off + np.arange(n_leaves, dtype=np.int64) * w, widths
+
+
+def fence_areas(p, o):
+    """Fence area offsets (int64) of the fence leaf records at offsets ``o`` of blob ``p``."""
+    if int(p[H_LEAF_FORM]) == FORM_COMPACT:
+        return p.view(np.uint64)[o].astype(np.int64)
+    return p[o + REC_PARAMS].astype(np.int64)
+
+
+@njit(cache=True)
+def mark_fence_leaves(p, offsets, areas):
+    """Make the leaf records at ``offsets`` fence leaves with areas at ``areas``.
+
+    A compact record keeps its ``c0``: the leaf before it is capped by it.
+    """
+    pu, pi, _ = _views(p)
+    form = np.int64(p[H_LEAF_FORM])
+    for t in range(offsets.shape[0]):
+        o = offsets[t]
+        if form == FORM_COMPACT:
+            pu[o] = np.uint64(areas[t])
+            compact.set_code(pi, o, compact.FENCE_CODE)
+        else:
+            pi[2 * o + 2] = FENCE_MARK
+            p[o + REC_PARAMS] = areas[t]
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -95,10 +144,36 @@ def mid_position(p, pu, form, o, q, limit):
 
 
 @njit(cache=True, inline="always")
-def leaf_position(p, pu, pf, form, o, q, n):
-    """The leaf record's guess ``p`` for ``q``: offset clamped to ``[0, x_last]``."""
+def leaf_position(p, pu, pi, pf, form, o, q, n):
+    """The leaf record's guess ``p`` for ``q``: offset clamped to ``[0, x_last]``
+    (a compact record: see :func:`.compact.position`)."""
+    if form == FORM_COMPACT:
+        return compact.position(p, pu, pi, o, q, n)
     x = min(max(key_delta(q, pu[o], p[o]), 0.0), np.float64(pf[2 * o + 3]))
     return clamp_index(evaluate(form, p, o + REC_PARAMS, x), n)
+
+
+@njit(cache=True, inline="always")
+def leaf_width(pi, form, o):
+    """The stored window width of the leaf record at ``o`` (``FENCE_MARK``: a fence leaf)."""
+    if form != FORM_COMPACT:
+        return np.int64(pi[2 * o + 2])
+    c = compact.code(pi, o)
+    return np.int64(FENCE_MARK) if c == compact.FENCE_CODE else compact.decode(c)
+
+
+@njit(cache=True, inline="always")
+def fence_area(p, pu, form, o):
+    """The fence area offset of the fence leaf record at ``o``."""
+    return np.int64(pu[o]) if form == FORM_COMPACT else np.int64(p[o + REC_PARAMS])
+
+
+@njit(cache=True, inline="always")
+def prefetch_leaf(p, form, o):
+    """Ask for the leaf record at ``o`` (a compact one reads the next record's ``c0`` too)."""
+    prefetch(p, o)
+    if form == FORM_COMPACT:
+        prefetch(p, o + 2 * compact.WIDTH - 1)
 
 
 #: fields of a layout tuple (see :func:`layout`)
@@ -150,10 +225,10 @@ def leaf_window(keys, p, pu, pi, pf, form, o, q, right):
     A model leaf evaluates its model; a fence leaf (see :mod:`.fences`)
     searches its fences.
     """
-    width = np.int64(pi[2 * o + 2])
+    width = leaf_width(pi, form, o)
     if width == FENCE_MARK:
-        return fence_window(p, pu, np.int64(p[o + REC_PARAMS]), q, right)
-    pos = leaf_position(p, pu, pf, form, o, q, keys.shape[0])
+        return fence_window(p, pu, fence_area(p, pu, form, o), q, right)
+    pos = leaf_position(p, pu, pi, pf, form, o, q, keys.shape[0])
     return pos, min(pos + width, keys.shape[0])
 
 
@@ -258,7 +333,9 @@ def has_network(p):
 def has_fences(p):
     """May blob ``p`` have fence leaves? Their areas follow the leaf records
     (see :mod:`.fences`), so a blob that ends with its last leaf record has none."""
-    return p.shape[0] > np.int64(p[H_LEAF_OFF]) + np.int64(p[H_N_LEAVES]) * np.int64(p[H_LEAF_W])
+    w = np.int64(p[H_LEAF_W])
+    end = np.int64(p[H_LEAF_OFF]) + np.int64(p[H_N_LEAVES]) * w
+    return p.shape[0] > end + (w if np.int64(p[H_LEAF_FORM]) == FORM_COMPACT else 0)
 
 
 @njit(cache=True, inline="always")
@@ -360,26 +437,30 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
                 out[i] = n
             else:
                 r = route_root(p, lay, kbu, kbf, q, network)
-                o = mid_off + r * mid_w if n_mid > 0 else leaf_off + r * leaf_w
+                if n_mid > 0:
+                    o = mid_off + r * mid_w
+                    prefetch(p, o)
+                else:
+                    o = leaf_off + r * leaf_w
+                    prefetch_leaf(p, form, o)
                 rec[i & mask] = o
-                prefetch(p, o)
         j = i - LEAD
         if n_mid > 0 and start <= j < stop and rec[j & mask] >= 0:
             o = leaf_off + route_mid(p, pu, pi, lay, rec[j & mask], qs[j]) * leaf_w
             rec[j & mask] = o
-            prefetch(p, o)
+            prefetch_leaf(p, form, o)
         j -= LEAD
         if start <= j < stop and rec[j & mask] >= 0:
             t = j & mask
             o = rec[t]
-            width = np.int64(pi[2 * o + 2])
+            width = leaf_width(pi, form, o)
             if steps_on and width == FENCE_MARK:
-                f = np.int64(p[o + REC_PARAMS])
+                f = fence_area(p, pu, form, o)
                 area[t] = f
                 level[t], lo[t], hi[t] = fence_begin(p, f)
                 prefetch(p, fence_node(p, f, level[t], lo[t]))
             else:
-                a = leaf_position(p, pu, pf, form, o, qs[j], n)
+                a = leaf_position(p, pu, pi, pf, form, o, qs[j], n)
                 lo[t] = a
                 hi[t] = min(a + width, n)
                 if steps_on and steps > 1 and narrowed(hi[t] - a, per_line):

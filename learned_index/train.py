@@ -20,14 +20,19 @@ the ``width``, suffices: the answer lies in ``[g(q), g(q) + width]``.
 
 An empty leaf only receives queries whose answer is the number of keys
 before it, and stores that constant with width 0.
+
+A compact leaf (see :mod:`.compact`) is bounded the same way, with its own
+guess; its ``c0`` is an integer and its guess is capped by the next record's
+``c0``, so the leaves are fitted last to first (:func:`_fit_compact`).
 """
 import time
 
 import numpy as np
 from numba import njit
 
-from . import _coerce, fences, rmi, wide
-from .models import FAMILIES, FORM_CUBIC, FORM_LINEAR, LEAF_CODES, cubic, linear, linear_spline, mlp
+from . import _coerce, compact, fences, rmi, wide
+from .models import (FAMILIES, FORM_COMPACT, FORM_CUBIC, FORM_LINEAR, LEAF_CODES, cubic, linear,
+                     linear_spline, mlp)
 from .models.common import key_bits, key_delta
 
 _MAX_SHIFTS = 16
@@ -198,16 +203,17 @@ def _mid_ranges(keys, starts, p, n_leaves):
 def _leaf_range(keys, p, pu, pf, form, o, s, e):
     """``(lo, hi)``: the extreme values of ``answer - guess`` over queries routed to a leaf."""
     n = keys.shape[0]
+    pi = p.view(np.int32)
     lo = n
     hi = -n
     for j in range(s, e):
-        g = rmi.leaf_position(p, pu, pf, form, o, keys[j], n)
+        g = rmi.leaf_position(p, pu, pi, pf, form, o, keys[j], n)
         lo = min(lo, j - g)
         hi = max(hi, j + 1 - g)
     if s > 0:
-        hi = max(hi, s - rmi.leaf_position(p, pu, pf, form, o, keys[s - 1], n))
+        hi = max(hi, s - rmi.leaf_position(p, pu, pi, pf, form, o, keys[s - 1], n))
     if e < n:
-        lo = min(lo, e - rmi.leaf_position(p, pu, pf, form, o, keys[e], n))
+        lo = min(lo, e - rmi.leaf_position(p, pu, pi, pf, form, o, keys[e], n))
     return lo, hi
 
 
@@ -254,6 +260,84 @@ def _leaf_errors(keys, starts, p):
         pi[2 * o + 2] = np.int32(min(hi, _I32))
 
 
+@njit(cache=True)
+def _compact_lo(keys, p, pu, pi, o, s, e):
+    """``(lo, line_lo)``: the least ``answer - guess`` over the compact leaf's queries
+    (as :func:`_leaf_range`), and over its keys under the unclamped line."""
+    n = keys.shape[0]
+    lo = n
+    line_lo = np.float64(n)
+    for j in range(s, e):
+        lo = min(lo, j - compact.position(p, pu, pi, o, keys[j], n))
+        d = j - compact.line_position(p, pu, pi, o, keys[j])
+        if d < line_lo:                 # (NaN, from an infinite key, is left out)
+            line_lo = d
+    if e < n:
+        lo = min(lo, e - compact.position(p, pu, pi, o, keys[e], n))
+    return lo, line_lo
+
+
+@njit(cache=True)
+def _fit_compact(keys, starts, p, code):
+    """Fit the compact leaf records of ``p`` (family ``code``) and set their windows.
+
+    Last leaf first: a leaf's guess is capped by the next record's ``c0``
+    (the sentinel after the last leaf holds ``starts[-1]``). Per leaf, the
+    line is fitted as for a 32-byte record, then ``c0 = s`` is shifted down
+    until no answer lies below the guess (by the unclamped line's most
+    negative error, never above the guess's), and the window code is the
+    least that covers the widest answer. A leaf whose line cannot be
+    corrected (a slope beyond float32, or too steep for float64) becomes the
+    constant ``s``. O(n).
+    """
+    pu, pi, pf = rmi._views(p)
+    n = keys.shape[0]
+    off = np.int64(p[rmi.H_LEAF_OFF])
+    n_rec = starts.shape[0] - 1
+    pi[2 * (off + compact.WIDTH * n_rec) + 2] = np.int32(starts[n_rec])
+    longest = 0
+    for r in range(n_rec):
+        longest = max(longest, starts[r + 1] - starts[r])
+    xs = np.empty(longest)
+    ys = np.empty(longest)
+    params = np.zeros(2)
+    for r in range(n_rec - 1, -1, -1):
+        s = starts[r]
+        e = starts[r + 1]
+        o = off + compact.WIDTH * r
+        bu, bf = key_bits(keys[min(s, n - 1)])
+        pu[o] = bu
+        if bu == 0:
+            p[o] = bf
+        m = e - s
+        params[:] = 0.0
+        if m > 1:
+            for j in range(m):
+                xs[j] = key_delta(keys[s + j], bu, bf)
+                ys[j] = s + j
+            if code == 0:
+                linear.fit(xs[:m], ys[:m], params)
+            else:
+                linear_spline.fit(xs[:m], ys[:m], params)
+            _keep_in_range(params, xs[m - 1], s, e)
+        compact.set_line(pi, pf, o, s, params[1])
+        lo, line_lo = _compact_lo(keys, p, pu, pi, o, s, e)
+        step = 0
+        while lo < 0 and step < _MAX_SHIFTS:
+            shift = max(min(line_lo, -1.0), -2.0 * _I32)
+            pi[2 * o + 2] = np.int32(max(np.int64(pi[2 * o + 2]) + np.int64(shift), -_I32))
+            lo, line_lo = _compact_lo(keys, p, pu, pi, o, s, e)
+            step += 1
+        if lo < 0:      # the constant s: its guesses are at most s, at most each answer
+            compact.set_line(pi, pf, o, s, 0.0)
+        hi = 0
+        for j in range(s, e):
+            hi = max(hi, j + 1 - compact.position(p, pu, pi, o, keys[j], n))
+        if s > 0:
+            hi = max(hi, s - compact.position(p, pu, pi, o, keys[s - 1], n))
+        compact.set_code(pi, o, compact.encode(hi))
+
+
 def _aligned_zeros(size):
     """A zeroed float64 array whose data starts on a 64-byte boundary."""
     buf = np.zeros(size + 8)
@@ -282,8 +366,7 @@ def _add_fences(keys, starts, p, max_window, max_bytes=None):
     are appended to the blob, which is reallocated once; None if they would
     take it past ``max_bytes``. O(n / F).
     """
-    leaf_off, leaf_w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
-    _, widths = rmi.leaf_records(p)
+    offsets, widths = rmi.leaf_records(p)
     per = fences.fence_keys(max_window, keys.itemsize)
     fence = fences.fenced(widths, np.diff(starts), max_window, keys.itemsize)
     chosen = np.flatnonzero(fence).astype(np.int64)
@@ -294,8 +377,9 @@ def _add_fences(keys, starts, p, max_window, max_bytes=None):
         return None
     out = _aligned_zeros(p.size + extra)
     out[:p.size] = p
-    out[rmi.H_FENCE_DEPTH] = fences.write_fences(keys, starts, out, leaf_off, leaf_w,
-                                                 rmi.REC_PARAMS, chosen, p.size, per)
+    areas = np.empty(chosen.size, dtype=np.int64)
+    out[rmi.H_FENCE_DEPTH] = fences.write_fences(keys, starts, out, chosen, p.size, per, areas)
+    rmi.mark_fence_leaves(out, offsets[chosen], areas)
     return out
 
 
@@ -354,12 +438,13 @@ def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, 
     root = _fit_root(root_family, x, y, mlp_hidden, seed)
     del x, y
 
+    leaf_form = rmi.leaf_form(leaf_form, n_total)
     mid_w = rmi.record_width(mid_form) if mid_family else 0
     leaf_w = rmi.record_width(leaf_form)
     root_off = rmi.HEADER
     mid_off = root_off + root.size
     leaf_off = -(-(mid_off + n_mid * mid_w) // 8) * 8
-    p = _aligned_zeros(leaf_off + n_leaves * leaf_w)
+    p = _aligned_zeros(leaf_off + (n_leaves + (leaf_form == FORM_COMPACT)) * leaf_w)
     p[:rmi.HEADER] = 0.0
     p[rmi.H_N] = n_total
     p[rmi.H_ROOT_FORM] = root_form
@@ -392,6 +477,9 @@ def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, 
 def fit_leaves(keys, starts, p, code):
     """Fit the leaf records of ``p`` (family code ``code``, see :data:`.models.LEAF_CODES`)
     over the ranges ``starts`` and set their windows. O(n)."""
+    if np.int64(p[rmi.H_LEAF_FORM]) == FORM_COMPACT:
+        _fit_compact(keys, starts, p, code)
+        return
     _fit_records(keys, starts, p, np.int64(p[rmi.H_LEAF_OFF]), np.int64(p[rmi.H_LEAF_W]), code, 1.0)
     _leaf_errors(keys, starts, p)
 

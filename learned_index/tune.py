@@ -79,17 +79,17 @@ def small_config(n, max_bytes=None):
     as fit ``max_bytes`` (at least one), and half as many middle records: the
     leaf count the cost model picks for small sets, and 1.2-2.8x faster than one
     leaf per 64 keys from 200 to 16,000 keys (see ``docs/tuning.md``, "Small key
-    sets"). About 12 bytes per key. O(1).
+    sets"). About 8 bytes per key (compact leaves, 16 bytes each). O(1).
 
     >>> small_config(10_000)
     {'stages': ('linear', 'linear', 'linear'), 'n_leaves': 2500, 'n_mid': 1250, 'max_window': None}
     >>> small_config(10_000, max_bytes=20_000)["n_leaves"]
-    395
+    593
     """
     stages, ratio = ("linear", "linear", "linear"), MID_RATIOS[0]
     n_leaves = max(n // MIN_LEAF_KEYS, 1)
     if max_bytes is not None:
-        n_leaves = max(min(n_leaves, _leaves_within(stages, ratio, max_bytes)), 1)
+        n_leaves = max(min(n_leaves, _leaves_within(stages, ratio, max_bytes, n)), 1)
     return {"stages": stages, "n_leaves": n_leaves, "n_mid": max(n_leaves // ratio, 1),
             "max_window": None}
 
@@ -116,15 +116,17 @@ def _windows(itemsize):
     return (None,) + tuple(lines * line for lines in WINDOW_LINES)
 
 
-def _record_bytes(family):
-    """Bytes of one leaf or middle record of model family ``family`` (see :mod:`.rmi`)."""
-    return 8 * rmi.record_width(FAMILIES[family][1])
+def _record_bytes(family, n=None):
+    """Bytes of one middle record of model family ``family``, or of one leaf record of
+    an index over ``n`` keys (compact for linear leaves, see :func:`.rmi.leaf_form`)."""
+    form = FAMILIES[family][1]
+    return 8 * rmi.record_width(form if n is None else rmi.leaf_form(form, n))
 
 
-def _leaves_within(stages, ratio, max_bytes):
+def _leaves_within(stages, ratio, max_bytes, n):
     """The most leaves of layout ``stages`` (with ``n_leaves / ratio`` middle records
-    if it has three stages) that fit ``max_bytes``."""
-    per_leaf = _record_bytes(stages[-1])
+    if it has three stages) over ``n`` keys that fit ``max_bytes``."""
+    per_leaf = _record_bytes(stages[-1], n)
     if ratio:
         per_leaf += _record_bytes(stages[1]) / ratio
     # header, root and alignment: well under a kilobyte for the grid's roots
@@ -139,7 +141,7 @@ def _filling(n, stage_grid, max_bytes):
     out = []
     for stages in stage_grid:
         for ratio in (MID_RATIOS if len(stages) == 3 else (None,)):
-            n_leaves = min(_leaves_within(stages, ratio, max_bytes), _most_leaves(n))
+            n_leaves = min(_leaves_within(stages, ratio, max_bytes, n), _most_leaves(n))
             if n_leaves >= 16:
                 n_mid = max(n_leaves // ratio, 1) if ratio else None
                 out.append({"stages": stages, "n_leaves": n_leaves, "n_mid": n_mid})
@@ -164,7 +166,8 @@ def _leaf_windows(keys, sample, p, ids, leaves, step, code, scratch):
     first = np.searchsorted(ids, leaves)
     after = np.searchsorted(ids, leaves, side="right")
     bounds = np.empty(2, dtype=np.int64)
-    width = scratch.view(np.int32)[2 * rmi.HEADER:]         # the leaf's int32 pair
+    pi = scratch.view(np.int32)
+    form = np.int64(scratch[rmi.H_LEAF_FORM])
     for i in range(leaves.shape[0]):
         if (after[i] - first[i]) * step > BIG_LEAF:
             # A leaf this big has enough sample keys for the sample's window,
@@ -172,7 +175,7 @@ def _leaf_windows(keys, sample, p, ids, leaves, step, code, scratch):
             bounds[0], bounds[1] = first[i], after[i]
             train.fit_leaves(sample, bounds, scratch, code)
             counts[i] = (after[i] - first[i]) * step
-            widths[i] = step * np.int64(width[2])
+            widths[i] = min(step * rmi.leaf_width(pi, form, rmi.HEADER), n)
             continue
         lo = max(first[i] - 1, 0) * step
         hi = min(after[i] * step + 1, n) if after[i] < m else n
@@ -180,13 +183,14 @@ def _leaf_windows(keys, sample, p, ids, leaves, step, code, scratch):
         bounds[1] = train.first_routed(keys, p, bounds[0], hi, leaves[i] + 1)
         train.fit_leaves(keys, bounds, scratch, code)
         counts[i] = bounds[1] - bounds[0]
-        widths[i] = width[2]
+        widths[i] = rmi.leaf_width(pi, form, rmi.HEADER)
     return counts, widths
 
 
 def one_leaf_blob(p):
-    """A blob with ``p``'s header and a single leaf record (to fit one leaf of ``p`` into)."""
-    scratch = np.zeros(rmi.HEADER + int(p[rmi.H_LEAF_W]))
+    """A blob with ``p``'s header and a single leaf record (to fit one leaf of ``p`` into;
+    a compact record has its sentinel)."""
+    scratch = np.zeros(rmi.HEADER + 2 * int(p[rmi.H_LEAF_W]))
     scratch[:rmi.HEADER] = p[:rmi.HEADER]
     scratch[rmi.H_N_LEAVES], scratch[rmi.H_LEAF_OFF] = 1, rmi.HEADER
     return scratch
@@ -343,7 +347,7 @@ def _score(keys, grid, step, max_bytes, windows, memo=None):
     memo = {} if memo is None else memo
     scored = []
     for config in grid:
-        leaf_bytes = config["n_leaves"] * _record_bytes(config["stages"][-1])
+        leaf_bytes = config["n_leaves"] * _record_bytes(config["stages"][-1], keys.shape[0])
         if max_bytes is not None and leaf_bytes > max_bytes:
             continue
         key = (tuple(config["stages"]), config["n_leaves"], config.get("n_mid"), step, windows)

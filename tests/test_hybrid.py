@@ -113,10 +113,8 @@ def test_fence_area_validation_catches_damage():
     keys = step_keys(np.uint64)
     idx = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=40, max_window=0)
     p = idx.model_.copy()
-    off, w = int(p[rmi.H_LEAF_OFF]), int(p[rmi.H_LEAF_W])
-    o = off + np.arange(40) * w
-    mark = p.view(np.int32)[2 * o + 2] == fences.FENCE_MARK
-    f = p[o[mark] + rmi.REC_PARAMS].astype(np.int64)
+    o, widths = rmi.leaf_records(p)
+    f = rmi.fence_areas(p, o[widths == fences.FENCE_MARK])
     line = fences.keys_per_line(8)
     assert fences.areas_valid(p, f, keys.size, line)
     table = f[0] + fences.AREA_HEADER
@@ -170,7 +168,7 @@ def test_fence_descent_deeper_than_the_pipeline():
         par = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=n_leaves, max_window=0,
                            parallel=True)
         offs, widths = rmi.leaf_records(idx.model_)
-        areas = idx.model_[offs[widths == fences.FENCE_MARK] + rmi.REC_PARAMS].astype(np.int64)
+        areas = rmi.fence_areas(idx.model_, offs[widths == fences.FENCE_MARK])
         levels = idx.model_[areas + 2]
         if n_leaves == 1:
             assert levels.max() > rmi.FENCE_STEPS

@@ -224,8 +224,9 @@ def test_small_sets_follow_the_rule_within_the_cap(name, n, cap):
     assert not s["auto"] and s["max_window"] is None
     assert (s["stages"], s["n_leaves"], s["n_mid"]) == \
         (rule["stages"], rule["n_leaves"], rule["n_mid"])
-    assert rule["n_leaves"] == (max(n // 4, 1) if cap is None or n < 300 else (cap - 1024) // 48)
-    assert idx.nbytes <= (cap or 12 * n + 1024)
+    # a compact leaf (16 bytes) and half a middle record (32) per leaf
+    assert rule["n_leaves"] == (max(n // 4, 1) if cap is None or n < 300 else (cap - 1024) // 32)
+    assert idx.nbytes <= (cap or 8 * n + 1024)
     idx._check()
     q = _queries(idx.keys)
     check_arrays(idx, q)
@@ -381,7 +382,8 @@ def test_sampled_leaves_match_a_full_routing(stages):
     for leaf, count, width in zip(leaves[small], counts[small], widths[small]):
         s, e = np.searchsorted(full, leaf), np.searchsorted(full, leaf, side="right")
         train.fit_leaves(keys, np.array([s, e], dtype=np.int64), scratch, code)
-        assert (count, width) == (e - s, scratch[rmi.HEADER:].view(np.int32)[2])
+        stored = rmi.leaf_width(scratch.view(np.int32), int(scratch[rmi.H_LEAF_FORM]), rmi.HEADER)
+        assert (count, width) == (e - s, stored)
 
 
 @pytest.mark.parametrize("name", ["clustered", "duplicates"])
@@ -410,7 +412,7 @@ def test_build_trains_upper_stages_on_the_estimators_sample(monkeypatch, name):
 
 
 @pytest.mark.parametrize("name", ["lognormal", "clustered", "duplicates", "float_wide"])
-@pytest.mark.parametrize("cap", [3_000, 40_000, 1_000_000, 30_000_000])
+@pytest.mark.parametrize("cap", [2_000, 40_000, 1_000_000, 30_000_000])
 def test_index_max_bytes_caps_the_automatic_configuration(name, cap):
     """LearnedIndex(keys, max_bytes=...) builds the cost model's choice within the cap
     (coarser grids below the default's cap), and stays exact."""
@@ -455,7 +457,7 @@ def test_auto_config_falls_back_to_coarse_leaves(monkeypatch):
     """When no leaf count of the usual grid fits the default cap (10**8 keys and
     more at 4 MB), the cost model still chooses, among the coarser counts."""
     keys = synthetic("lognormal", 100_000)
-    cap = 3_000                                  # the usual grid starts at 128 leaves, 4 kB
+    cap = 2_000                                  # the usual grid starts at 128 leaves, 2 kB
     assert not tune_module._score(keys, tune_module._grid(keys.size, tune_module.STAGE_GRID[:3]),
                                   1, cap, (None,))
     monkeypatch.setattr(tune_module, "DEFAULT_MAX_BYTES", cap)

@@ -12,6 +12,8 @@ FORM_LINEAR = 0
 FORM_CUBIC = 1
 FORM_LOG = 2
 FORM_MLP = 3
+#: the 16-byte linear leaf record of :mod:`learned_index.compact` (a leaf form, no family)
+FORM_COMPACT = 4
 
 #: family name -> (module, evaluation form)
 FAMILIES = {
