@@ -30,8 +30,8 @@ so compact records serve up to :data:`MAX_KEYS` keys; above, linear leaves
 keep the 32-byte record.
 
 At 10**7 keys the compact record halves the leaves' bytes for the same
-windows (mean window within 1% of the 32-byte record's), and at the same
-bytes it holds twice the leaves (figures in ``docs/tuning.md``).
+windows (mean log2 window at most 0.08 above the 32-byte record's), and at
+the same bytes it holds twice the leaves (figures in ``docs/tuning.md``).
 """
 import numpy as np
 from llvmlite import ir
