@@ -123,30 +123,35 @@ def _fit_records(keys, starts, p, off, width, code, scale):
     xs = np.empty(longest)
     ys = np.empty(longest)
     for r in range(n_rec):
-        s = starts[r]
-        e = starts[r + 1]
         o = off + r * width
-        base = keys[min(s, keys.shape[0] - 1)]
-        bu, bf = key_bits(base)
-        pu[o] = bu
-        if bu == 0:
-            p[o] = bf
-        m = e - s
-        for j in range(m):
-            xs[j] = key_delta(keys[s + j], bu, bf)
-            ys[j] = (s + j) * scale
-        params = p[o + rmi.REC_PARAMS:o + width]
-        if m == 0:
-            params[:] = 0.0
-            params[1 if code == 2 else 0] = s * scale
-        elif code == 2:
-            cubic.fit(xs[:m], ys[:m], params)
+        _fit_range(keys, starts[r], starts[r + 1], p, pu, o, p[o + rmi.REC_PARAMS:o + width],
+                   code, scale, xs, ys)
+
+
+@njit(cache=True)
+def _fit_range(keys, s, e, p, pu, o, params, code, scale, xs, ys):
+    """Write the base key of the record at ``o`` (the range's first key) and fit
+    ``params`` (family ``code``) over ``keys[s:e]`` on targets ``j * scale``.
+    ``xs`` and ``ys`` are scratch of at least ``e - s`` floats."""
+    bu, bf = key_bits(keys[min(s, keys.shape[0] - 1)])
+    pu[o] = bu
+    if bu == 0:
+        p[o] = bf
+    m = e - s
+    for j in range(m):
+        xs[j] = key_delta(keys[s + j], bu, bf)
+        ys[j] = (s + j) * scale
+    if m == 0:
+        params[:] = 0.0
+        params[1 if code == 2 else 0] = s * scale
+    elif code == 2:
+        cubic.fit(xs[:m], ys[:m], params)
+    else:
+        if code == 0:
+            linear.fit(xs[:m], ys[:m], params)
         else:
-            if code == 0:
-                linear.fit(xs[:m], ys[:m], params)
-            else:
-                linear_spline.fit(xs[:m], ys[:m], params)
-            _keep_in_range(params, xs[m - 1], s * scale, e * scale)
+            linear_spline.fit(xs[:m], ys[:m], params)
+        _keep_in_range(params, xs[m - 1], s * scale, e * scale)
 
 
 @njit(cache=True)
@@ -261,20 +266,15 @@ def _leaf_errors(keys, starts, p):
 
 
 @njit(cache=True)
-def _compact_lo(keys, p, pu, pi, o, s, e):
-    """``(lo, line_lo)``: the least ``answer - guess`` over the compact leaf's queries
-    (as :func:`_leaf_range`), and over its keys under the unclamped line."""
-    n = keys.shape[0]
-    lo = n
-    line_lo = np.float64(n)
+def _line_lo(keys, p, pu, pi, o, s, e):
+    """The least ``answer - floor(line)`` over the compact leaf's keys, the line unclamped:
+    at most the least error of its guess where that is negative (the shift of ``c0``)."""
+    lo = np.float64(keys.shape[0])
     for j in range(s, e):
-        lo = min(lo, j - compact.position(p, pu, pi, o, keys[j], n))
         d = j - compact.line_position(p, pu, pi, o, keys[j])
-        if d < line_lo:                 # (NaN, from an infinite key, is left out)
-            line_lo = d
-    if e < n:
-        lo = min(lo, e - compact.position(p, pu, pi, o, keys[e], n))
-    return lo, line_lo
+        if d < lo:                      # (NaN, from an infinite key, is left out)
+            lo = d
+    return lo
 
 
 @njit(cache=True)
@@ -286,12 +286,11 @@ def _fit_compact(keys, starts, p, code):
     line is fitted as for a 32-byte record, then ``c0 = s`` is shifted down
     until no answer lies below the guess (by the unclamped line's most
     negative error, never above the guess's), and the window code is the
-    least that covers the widest answer. A leaf whose line cannot be
-    corrected (a slope beyond float32, or too steep for float64) becomes the
-    constant ``s``. O(n).
+    least that covers the widest answer (:func:`_leaf_range`, the lookup's
+    arithmetic). A leaf whose line cannot be corrected (a slope beyond
+    float32, or too steep for float64) becomes the constant ``s``. O(n).
     """
     pu, pi, pf = rmi._views(p)
-    n = keys.shape[0]
     off = np.int64(p[rmi.H_LEAF_OFF])
     n_rec = starts.shape[0] - 1
     pi[2 * (off + compact.WIDTH * n_rec) + 2] = np.int32(starts[n_rec])
@@ -305,37 +304,19 @@ def _fit_compact(keys, starts, p, code):
         s = starts[r]
         e = starts[r + 1]
         o = off + compact.WIDTH * r
-        bu, bf = key_bits(keys[min(s, n - 1)])
-        pu[o] = bu
-        if bu == 0:
-            p[o] = bf
-        m = e - s
-        params[:] = 0.0
-        if m > 1:
-            for j in range(m):
-                xs[j] = key_delta(keys[s + j], bu, bf)
-                ys[j] = s + j
-            if code == 0:
-                linear.fit(xs[:m], ys[:m], params)
-            else:
-                linear_spline.fit(xs[:m], ys[:m], params)
-            _keep_in_range(params, xs[m - 1], s, e)
+        _fit_range(keys, s, e, p, pu, o, params, code, 1.0, xs, ys)
         compact.set_line(pi, pf, o, s, params[1])
-        lo, line_lo = _compact_lo(keys, p, pu, pi, o, s, e)
+        lo, hi = _leaf_range(keys, p, pu, pf, FORM_COMPACT, o, s, e)
         step = 0
         while lo < 0 and step < _MAX_SHIFTS:
-            shift = max(min(line_lo, -1.0), -2.0 * _I32)
+            shift = max(min(_line_lo(keys, p, pu, pi, o, s, e), -1.0), -2.0 * _I32)
             pi[2 * o + 2] = np.int32(max(np.int64(pi[2 * o + 2]) + np.int64(shift), -_I32))
-            lo, line_lo = _compact_lo(keys, p, pu, pi, o, s, e)
+            lo, hi = _leaf_range(keys, p, pu, pf, FORM_COMPACT, o, s, e)
             step += 1
         if lo < 0:      # the constant s: its guesses are at most s, at most each answer
             compact.set_line(pi, pf, o, s, 0.0)
-        hi = 0
-        for j in range(s, e):
-            hi = max(hi, j + 1 - compact.position(p, pu, pi, o, keys[j], n))
-        if s > 0:
-            hi = max(hi, s - compact.position(p, pu, pi, o, keys[s - 1], n))
-        compact.set_code(pi, o, compact.encode(hi))
+            lo, hi = _leaf_range(keys, p, pu, pf, FORM_COMPACT, o, s, e)
+        compact.set_code(pi, o, compact.encode(max(hi, 0)))
 
 
 def _aligned_zeros(size):
