@@ -124,8 +124,8 @@ def get_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, braw, draw, out, f
     for j in range(m):
         if j == stop:
             stop = min(j + CHUNK, m)
-            # np.bool_: a literal False would compile the batch kernel a second time
-            rmi.bound_range(keys, p, qs, pos, j, stop, np.bool_(False), kind)
+            # slices, start 0 and np.bool_: the batch kernel as compiled for rmi.bound_many
+            rmi.bound_range(keys, p, qs[j:stop], pos[j:stop], 0, stop - j, np.bool_(False), kind)
             for t in range(j, min(j + AHEAD, stop)):
                 if pos[t] < n:
                     prefetch(flat, pos[t] * w)

@@ -35,9 +35,9 @@ def test_one_compiled_kernel_per_key_dtype():
     dtype: read-only keys and queries, no literal constants. Each of these takes 5-30 s to
     compile cold, so one more variant per dtype is minutes more for a new user's first
     lookups (and for this suite); writeable queries or a literal ``False`` passed from
-    jitted code each compiled a second copy before. The one deliberate exception:
-    ``bound_range`` for the literal start 0 (the sequential batch kernels, see
-    :func:`learned_index.rmi.bound_many`) next to the one for any start."""
+    jitted code each compiled a second copy before. ``bound_range`` is compiled for the
+    literal start 0 only (see :func:`learned_index.rmi.bound_many`): the parallel and
+    key-value kernels pass it slices."""
     import numpy as np
 
     from _data import KEY_DTYPES
@@ -59,8 +59,8 @@ def test_one_compiled_kernel_per_key_dtype():
                _delta.resolve_many, _delta.find_at]
     for k in kernels:
         sigs = [tuple(map(str, s)) for s in k.signatures]
-        if k is rmi.bound_range:          # (keys, p, qs, out, start, ...): start 0 or any
-            assert {s[4] for s in sigs} <= {"Literal[int](0)", "int64"}, sigs
+        if k is rmi.bound_range:          # (keys, p, qs, out, start, ...): the literal 0
+            assert {s[4] for s in sigs} <= {"Literal[int](0)"}, sigs
             sigs = [s[:4] + s[5:] for s in sigs]
         assert not [s for s in sigs if any("Literal" in a for a in s)], (k, sigs)
-        assert len(sigs) <= len(KEY_DTYPES) * (2 if k is rmi.bound_range else 1), (k, sigs)
+        assert len(sigs) <= len(KEY_DTYPES), (k, sigs)

@@ -189,7 +189,7 @@ def test_fence_descent_deeper_than_the_pipeline():
             p = idx.model_.copy()
             p[rmi.H_FENCE_DEPTH] = field
             out = np.empty(q.size, dtype=np.int64)
-            rmi.bound_range(idx.keys_, p, qr, out, 0, q.size, np.bool_(False), idx._kind)
+            rmi.bound_many(idx.keys_, p, qr, out, False, idx._kind)
             assert np.array_equal(out, np.searchsorted(keys, q)), field
 
 

@@ -117,5 +117,5 @@ def test_narrowing_field_sets_speed_not_answers():
             p[rmi.H_NARROW] = field     # (read-only): no kernel compiled for this test
             for right, side in ((False, "left"), (True, "right")):
                 out = np.empty(q.size, dtype=np.int64)
-                rmi.bound_range(idx.keys_, p, q, out, 0, q.size, np.bool_(right), idx._kind)
+                rmi.bound_many(idx.keys_, p, q, out, right, idx._kind)
                 assert np.array_equal(out, np.searchsorted(keys, q, side=side)), (kw, field)
