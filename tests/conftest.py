@@ -26,7 +26,7 @@ import pytest
 TEST_TIMEOUT = float(os.environ.get("LEARNED_INDEX_TEST_TIMEOUT", "600"))
 WARM = os.environ.get("LEARNED_INDEX_TEST_WARM", "1") != "0"
 #: the warm-up's processes and their tasks (see ``tests/_warm.py``), split so that both
-#: take about as long cold: an ``index`` task compiles for about 130 s, a ``bptree`` one 35 s
+#: take about as long cold: an ``index`` task compiles for about 95 s, a ``bptree`` one 35 s
 WARM_TASKS = (("index:uint64", "index:int64", "index:float64", "bptree:uint64"),
               ("index:uint32", "index:int32", "bptree:int64", "bptree:float64",
                "bptree:uint32", "bptree:int32"))
