@@ -25,6 +25,8 @@ import pytest
 
 TEST_TIMEOUT = float(os.environ.get("LEARNED_INDEX_TEST_TIMEOUT", "600"))
 WARM = os.environ.get("LEARNED_INDEX_TEST_WARM", "1") != "0"
+#: seconds the warm-up may take in all (it takes about 400 on a fresh clone)
+WARM_TIMEOUT = 1200
 #: the warm-up's processes and their tasks (see ``tests/_warm.py``), split so that both
 #: take about as long cold: an ``index`` task compiles for about 95 s, a ``bptree`` one 35 s
 WARM_TASKS = (("index:uint64", "index:int64", "index:float64", "bptree:uint64"),
@@ -45,7 +47,12 @@ def pytest_sessionstart(session):
     procs = [subprocess.Popen([sys.executable, script, *tasks], stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for tasks in WARM_TASKS]
     for proc in procs:
-        _, err = proc.communicate()
+        left = WARM_TIMEOUT - (time.perf_counter() - start)
+        try:
+            _, err = proc.communicate(timeout=max(left, 1.0))
+        except subprocess.TimeoutExpired:   # the tests compile what is missing, as without it
+            proc.kill()
+            _, err = proc.communicate()
         if proc.returncode:         # the tests will show what is wrong; say what failed here
             say(f"warm-up {proc.args[2:]} exited with {proc.returncode}: "
                 f"{err.strip().splitlines()[-1:] or ''}")
