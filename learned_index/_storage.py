@@ -298,11 +298,7 @@ def check_blob(blob, n, n_leaves, n_mid, itemsize=8):
     if np.any((width < 0) & ~fence):
         raise _bad("negative leaf window")
     if fence.any():                 # fence leaves (learned_index.fences): area p[f:] in bounds
-        if g[rmi.H_LEAF_FORM] == FORM_COMPACT:      # an offset stored as uint64
-            f = blob.view(np.uint64)[o[fence]].astype(np.float64)
-        else:
-            f = blob[o[fence] + rmi.REC_PARAMS]
-        # whole and in bounds: safe to cast
+        f = rmi.stored_fence_areas(blob, o[fence])      # whole and in bounds: safe to cast
         if not np.all((f == np.floor(f)) & (f >= 0) & (f + fences.AREA_HEADER <= size)):
             raise _bad("fence area out of bounds")
         if not fences.areas_valid(blob, f.astype(np.int64), n, fences.keys_per_line(itemsize)):

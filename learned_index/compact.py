@@ -78,9 +78,13 @@ def encode(w):
     return UNBOUNDED
 
 
+@njit(cache=True)
 def decode_all(codes):
     """:func:`decode` elementwise over an int64 array of codes."""
-    return np.where(codes == UNBOUNDED, _FAR, (codes & 511) << (2 * (codes >> 9)))
+    out = np.empty(codes.shape[0], dtype=np.int64)
+    for i in range(codes.shape[0]):
+        out[i] = decode(codes[i])
+    return out
 
 
 @njit(cache=True, inline="always")

@@ -69,10 +69,16 @@ def leaf_form(form, n):
     return FORM_COMPACT if form == FORM_LINEAR and n <= compact.MAX_KEYS else form
 
 
+def leaf_slots(n_leaves, form):
+    """Records the leaf area of ``n_leaves`` leaves of form ``form`` holds: a compact
+    area ends with a sentinel record (see :mod:`.compact`)."""
+    return n_leaves + (1 if form == FORM_COMPACT else 0)
+
+
 def leaf_end(p):
     """Offset in blob ``p`` just past its leaf records (and the compact sentinel)."""
-    n_leaves, w = int(p[H_N_LEAVES]), int(p[H_LEAF_W])
-    return int(p[H_LEAF_OFF]) + (n_leaves + (int(p[H_LEAF_FORM]) == FORM_COMPACT)) * w
+    slots = leaf_slots(int(p[H_N_LEAVES]), int(p[H_LEAF_FORM]))
+    return int(p[H_LEAF_OFF]) + slots * int(p[H_LEAF_W])
 
 
 def leaf_records(p):
@@ -91,11 +97,18 @@ def leaf_records(p):
     return off + np.arange(n_leaves, dtype=np.int64) * w, widths
 
 
+def stored_fence_areas(p, o):
+    """The fence area offsets stored in the fence leaf records at offsets ``o`` of blob
+    ``p``, as float64 and unchecked (a compact record stores a ``uint64``, a 32-byte one
+    a float): for :mod:`._storage` to validate before casting."""
+    if int(p[H_LEAF_FORM]) == FORM_COMPACT:
+        return p.view(np.uint64)[o].astype(np.float64)
+    return p[o + REC_PARAMS]
+
+
 def fence_areas(p, o):
     """Fence area offsets (int64) of the fence leaf records at offsets ``o`` of blob ``p``."""
-    if int(p[H_LEAF_FORM]) == FORM_COMPACT:
-        return p.view(np.uint64)[o].astype(np.int64)
-    return p[o + REC_PARAMS].astype(np.int64)
+    return stored_fence_areas(p, o).astype(np.int64)
 
 
 @njit(cache=True)
@@ -332,7 +345,8 @@ def has_network(p):
 @njit(cache=True, inline="always")
 def has_fences(p):
     """May blob ``p`` have fence leaves? Their areas follow the leaf records
-    (see :mod:`.fences`), so a blob that ends with its last leaf record has none."""
+    (see :mod:`.fences`), so a blob that ends with its last leaf record (or the
+    compact sentinel, as :func:`leaf_end`) has none."""
     w = np.int64(p[H_LEAF_W])
     end = np.int64(p[H_LEAF_OFF]) + np.int64(p[H_N_LEAVES]) * w
     return p.shape[0] > end + (w if np.int64(p[H_LEAF_FORM]) == FORM_COMPACT else 0)

@@ -425,7 +425,7 @@ def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, 
     root_off = rmi.HEADER
     mid_off = root_off + root.size
     leaf_off = -(-(mid_off + n_mid * mid_w) // 8) * 8
-    p = _aligned_zeros(leaf_off + (n_leaves + (leaf_form == FORM_COMPACT)) * leaf_w)
+    p = _aligned_zeros(leaf_off + rmi.leaf_slots(n_leaves, leaf_form) * leaf_w)
     p[:rmi.HEADER] = 0.0
     p[rmi.H_N] = n_total
     p[rmi.H_ROOT_FORM] = root_form

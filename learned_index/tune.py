@@ -190,7 +190,8 @@ def _leaf_windows(keys, sample, p, ids, leaves, step, code, scratch):
 def one_leaf_blob(p):
     """A blob with ``p``'s header and a single leaf record (to fit one leaf of ``p`` into;
     a compact record has its sentinel)."""
-    scratch = np.zeros(rmi.HEADER + 2 * int(p[rmi.H_LEAF_W]))
+    slots = rmi.leaf_slots(1, int(p[rmi.H_LEAF_FORM]))
+    scratch = np.zeros(rmi.HEADER + slots * int(p[rmi.H_LEAF_W]))
     scratch[:rmi.HEADER] = p[:rmi.HEADER]
     scratch[rmi.H_N_LEAVES], scratch[rmi.H_LEAF_OFF] = 1, rmi.HEADER
     return scratch

@@ -1,7 +1,6 @@
 """Compact (16-byte) linear leaf records: window codes, windows that hold every answer,
 fence leaves on them, the 32-byte record above ``compact.MAX_KEYS`` keys, and stores."""
 import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from _data import KEY_DTYPES, probe_queries
 from test_hybrid import DT_IDS, step_keys
 from test_index import build, check_arrays, check_scalars, check_windows
+from test_kv_storage import with_version
 from learned_index import LearnedIndex, LearnedKV, _storage, compact, fences, rmi
 from learned_index.models import FORM_COMPACT, FORM_LINEAR
 
@@ -76,7 +76,7 @@ def test_compact_windows_hold_every_answer(dtype, kind, stages):
 
 
 def test_compact_records_take_half_the_bytes():
-    """A linear leaf takes 16 bytes: half the 32-byte record's, same windows within 1%."""
+    """A linear leaf takes 16 bytes, half the 32-byte record's: each added leaf costs 16."""
     keys = _keys("random", np.uint64, n=200_000)
     small = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=4_096)
     assert rmi.record_width(int(small.model_[rmi.H_LEAF_FORM])) * 8 == 16
@@ -138,14 +138,6 @@ def test_unbounded_codes_stay_exact():
     check_scalars(idx, q[::13])
 
 
-def _with_version(data, version):
-    """A saved store's bytes with another format version (and a matching header CRC)."""
-    out = bytearray(data)
-    struct.pack_into("<I", out, 8, version)
-    struct.pack_into("<I", out, 60, zlib.crc32(bytes(out[:60])))
-    return bytes(out)
-
-
 def test_stores_of_compact_and_32_byte_leaves(tmp_path, monkeypatch):
     """A store saves and loads compact leaves exactly (format version 3), and still
     reads a version-2 store, whose linear leaves are 32-byte records."""
@@ -167,7 +159,7 @@ def test_stores_of_compact_and_32_byte_leaves(tmp_path, monkeypatch):
         data = path.read_bytes()
         assert struct.unpack_from("<I", data, 8)[0] == _storage.VERSION == 3
         if old:
-            path.write_bytes(_with_version(data, 2))
+            path.write_bytes(with_version(data, 2))
         monkeypatch.undo()
         for mmap_ in (False, True):
             got = LearnedKV.load(path, mmap=mmap_)

@@ -251,13 +251,18 @@ def rewrite_meta(data, edit):
     return out
 
 
+def with_version(data, version):
+    """A saved store's bytes with another format version (and a matching header CRC)."""
+    out = bytearray(data)
+    struct.pack_into("<I", out, 8, version)
+    struct.pack_into("<I", out, 60, zlib.crc32(bytes(out[:60])))
+    return bytes(out)
+
+
 def test_wrong_version_and_foreign_files(tmp_path):
     p, data = saved(tmp_path)
-    bad = bytearray(data)
     for other in (1, _storage.VERSION + 1):     # older (fence areas without a span) and newer
-        struct.pack_into("<I", bad, 8, other)
-        struct.pack_into("<I", bad, 60, zlib.crc32(bytes(bad[:60])))
-        p.write_bytes(bad)
+        p.write_bytes(with_version(data, other))
         with pytest.raises(ValueError, match=f"version {other}"):
             LearnedKV.load(p)
     np.save(tmp_path / "x.npy", np.arange(10))
