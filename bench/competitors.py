@@ -21,6 +21,11 @@ and groups accepted by ``--indexes``:
 ``li_tuned_small`` (group ``tuned_small``)
     the same within ``max_bytes = n / 20`` (at least 16 kB): under a tenth
     of a node-16 B+tree's ``n / 15 * 8`` bytes, the size target of issue 6.
+``li_budget_<b>`` (group ``budgets``)
+    the default ``LearnedIndex(keys, max_bytes=...)`` within ``b`` bytes per
+    key (at least 16 kB), for ``b`` in :data:`BUDGETS_PER_KEY`: the default's
+    speed against its size, next to the B+tree's (0.025 B/key is about a
+    tenth of a node-32 B+tree).
 ``li_search_<kind>`` (group ``search_kinds``, or ``--search-kinds``)
     the default stages with each last-mile search (binary, branchless,
     exponential, linear).
@@ -28,7 +33,7 @@ and groups accepted by ``--indexes``:
     peer libraries; they have no batch API and are called once per query in
     a Python loop (fewer queries, see the profile's ``loop_lookups``).
 
-``all`` is every group but ``search_kinds``.
+``all`` is every group but ``search_kinds`` and ``budgets``.
 
 >>> [s.name for s in resolve(["bplustree", "li_default"])][:2]
 ['bplustree16', 'bplustree32']
@@ -47,7 +52,7 @@ class Spec:
 
     ``options`` may hold callables of ``n`` (the number of keys), resolved
     at build time. ``family`` is one of ``binary``, ``bplustree``,
-    ``learned``, ``peer``; peers are ``loop`` (no batch API).
+    ``learned``, ``tuned``, ``budget``, ``peer``; peers are ``loop`` (no batch API).
     """
 
     name: str
@@ -66,9 +71,22 @@ class Spec:
         return self.cls(**opts)
 
 
+#: bytes per key of the ``budgets`` group
+BUDGETS_PER_KEY = (0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
+
+
+def budget(per_key):
+    """A ``max_bytes`` rule of ``n``: ``per_key`` bytes per key, at least 16 kB.
+
+    >>> budget(0.4)(10**7), budget(0.4)(1000)
+    (4000000, 16384)
+    """
+    return lambda n: max(int(per_key * n), 16_384)
+
+
 def small_budget(n):
     """``max_bytes`` of ``li_tuned_small`` for ``n`` keys: ``n / 20``, at least 16 kB."""
-    return max(n // 20, 16_384)
+    return budget(0.05)(n)
 
 
 def _specs():
@@ -93,6 +111,8 @@ def _specs():
     out += [Spec("li_tuned", "LI tuned", "tuned", TunedLearnedIndexAdapter),
             Spec("li_tuned_small", "LI tuned ≤ n/20 B", "tuned", TunedLearnedIndexAdapter,
                  {"max_bytes": small_budget})]
+    out += [Spec(f"li_budget_{b}", f"LI ≤ {b} B/key", "budget", LearnedIndexAdapter,
+                 {"max_bytes": budget(b)}) for b in BUDGETS_PER_KEY]
     out += [Spec(f"li_search_{k}", f"LI default, {k} search", "learned", LearnedIndexAdapter,
                  {"search": k}) for k in SEARCH_KINDS]
     out += [Spec("sortedcontainers", "sortedcontainers (loop)", "peer", SortedContainersAdapter),
@@ -113,6 +133,7 @@ GROUPS = {
     "tuned": ["li_tuned"],
     "tuned_small": ["li_tuned_small"],
     "search_kinds": [n for n in SPECS if n.startswith("li_search_")],
+    "budgets": [n for n in SPECS if n.startswith("li_budget_")],
     "peers": ["sortedcontainers", "pygm", "btrees", "lmdb"],
 }
 GROUPS["all"] = (["binary_search"] + GROUPS["bplustree"] + GROUPS["learned"] + GROUPS["tuned"]

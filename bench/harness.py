@@ -267,7 +267,7 @@ def _row(spec, adapter, m, d, profile):
     for wl in list(d.work) + list(d.scans):
         row[f"{wl}_ns"] = float(np.median(m[wl])) * 1e9 if wl in m else None
     row["absent_ratio"] = profile.absent_ratio
-    if spec.family in ("learned", "tuned"):
+    if spec.family in ("learned", "tuned", "budget"):
         st = adapter.index.stats()
         row.update(mean_log2_error=st["mean_log2_error"], max_error=st["max_error"],
                    mean_error=st["mean_error"], n_leaves=st["n_leaves"],

@@ -18,7 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
 FAMILY_STYLE = {"binary": ("black", "s"), "bplustree": ("tab:blue", "o"),
-                "learned": ("tab:red", "^"), "tuned": ("darkred", "*"), "peer": ("tab:green", "D")}
+                "learned": ("tab:red", "^"), "tuned": ("darkred", "*"), "budget": ("tab:orange", "v"),
+                "peer": ("tab:green", "D")}
 
 
 def _save(fig, path):

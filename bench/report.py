@@ -1,7 +1,8 @@
 """Reporting: the terminal tables (rich), CSV and JSON files, and the Markdown of ``docs/performance.md``.
 
 The same cells feed the terminal and the Markdown (:func:`main_table`,
-:func:`workload_table`, :func:`summary_table`, :func:`tuned_table`, :func:`jit_table`), so the
+:func:`workload_table`, :func:`summary_table`, :func:`tuned_table`, :func:`budget_table`,
+:func:`jit_table`), so the
 document shows exactly what the run printed.
 """
 import csv
@@ -162,6 +163,27 @@ def tuned_table(rows):
     return headers, out
 
 
+def budget_table(rows):
+    """Per dataset and ``budgets`` row: the default within that size against issue 6's targets.
+
+    The targets: at least 2x faster than the best B+tree, at least 8x faster
+    than ``np.searchsorted``, at most a tenth of that B+tree's bytes.
+    """
+    headers = ["dataset (keys)", "budget", "bytes", "config", "ns", "÷ best B+tree time",
+               "÷ best B+tree size", "÷ searchsorted", "met: time ≤ 0.5×, size ≤ 0.1×, ≤ 0.125×"]
+    out = []
+    for r in rows:
+        if r["family"] != "budget":
+            continue
+        ratios = (r.get("time_vs_best_btree"), r.get("size_vs_best_btree"),
+                  r.get("time_vs_searchsorted"))
+        met = ["–" if v is None else ("yes" if v <= cap else "no")
+               for v, cap in zip(ratios, (0.5, 0.1, 0.125))]
+        out.append([_dataset(r), r["label"], _bytes(r["nbytes"]), r.get("config", "–"),
+                    _ns(r["batch_ns"])] + [_ratio(v) for v in ratios] + [" / ".join(met)])
+    return headers, out
+
+
 def jit_table(jit):
     """First use (JIT compilation or numba cache load) per index and dtype, seconds."""
     dtypes = list(dict.fromkeys(j["dtype"] for j in jit))
@@ -188,7 +210,8 @@ def print_tables(results, console=None):
             ("Summary: default learned index vs the best B+tree of the same run",
              summary_table(results.rows)),
             ("Tuned index (learned_index.tune) vs the best grid configuration and B+tree",
-             tuned_table(results.rows))):
+             tuned_table(results.rows)),
+            ("The default within each budget vs issue 6's targets", budget_table(results.rows))):
         if not cells:
             continue
         table = Table(title=title, show_lines=False, title_style="bold")
@@ -275,6 +298,9 @@ def results_markdown(results, machine, profile, plots_dir=None):
     headers, cells = tuned_table(results.rows)
     if cells:
         parts += ["### Tuned index", "", markdown(headers, cells), ""]
+    headers, cells = budget_table(results.rows)
+    if cells:
+        parts += ["### The default within each budget", "", markdown(headers, cells), ""]
     parts += [
         "### Lookups of present keys", "", markdown(*main_table(results.rows)), "",
         "### Other workloads", "", markdown(*workload_table(results.rows)), "",

@@ -200,6 +200,28 @@ def test_cli_plots_and_markdown(run):
     assert md.count("<!-- bench:results:start -->") == 1
 
 
+def test_budgets_fit_and_report_the_targets(tmp_path):
+    md = tmp_path / "performance.md"
+    small = ["40000" if a == "2000" else a for a in SMALL]
+    results = cli.main(["--datasets", "lognormal", "--indexes", "binary_search", "bplustree32",
+                        "li_budget_0.025", "li_budget_1.6", "--out", str(tmp_path / "res"),
+                        "--no-plots", "--markdown", str(md)] + small)
+    rows = [r for r in results.rows if r["family"] == "budget"]
+    assert [r["index"] for r in rows] == ["li_budget_0.025", "li_budget_1.6"]
+    for r, per_key in zip(rows, (0.025, 1.6)):
+        assert 0 < r["nbytes"] <= competitors.budget(per_key)(r["n"]) and r["config"]
+    assert rows[0]["nbytes"] < rows[1]["nbytes"]
+    tree = next(r for r in results.rows if r["index"] == "bplustree32")
+    text = md.read_text()
+    assert "### The default within each budget" in text
+    for r in rows:
+        line = next(ln for ln in text.splitlines() if f"| {r['label']} |" in ln)
+        met = [v <= cap for v, cap in ((r["batch_ns"] / tree["batch_ns"], 0.5),
+                                       (r["nbytes"] / tree["nbytes"], 0.1),
+                                       (r["time_vs_searchsorted"], 0.125))]
+        assert line.rstrip(" |").endswith(" / ".join("yes" if m else "no" for m in met))
+
+
 def test_scalar_duel_checks_and_reports():
     from bench import scalar
     out = scalar.main(["--datasets", "lognormal", "uniform_sparse", "--n", "3000", "--lookups", "500",
