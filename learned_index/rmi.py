@@ -473,6 +473,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
                 area[t] = f
                 level[t], lo[t], hi[t] = fence_begin(p, f)
                 prefetch(p, fence_node(p, f, level[t], lo[t]))
+                prefetch(p, fence_node(p, f, level[t], hi[t] - 1))
             else:
                 a = leaf_position(p, pu, pi, pf, form, o, qs[j], n)
                 lo[t] = a
@@ -513,6 +514,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
                     lo[t] = a
                     hi[t] = b
                     prefetch(p, fence_node(p, f, lv, a))
+                    prefetch(p, fence_node(p, f, lv, b - 1))
                 else:
                     lo[t], hi[t] = fence_final(p, f, a)
                     prefetch_window(keys, lo[t], hi[t])
