@@ -43,8 +43,8 @@ from . import compact
 from . import search as _search
 from ._pointer import as_pointer
 from ._prefetch import prefetch
-from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_node, fence_step,
-                     fence_window, keys_per_line)
+from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_step,
+                     fence_window, keys_per_line, prefetch_fence_node)
 from .models import FORM_COMPACT, FORM_CUBIC, FORM_LINEAR, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
@@ -472,8 +472,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
                 f = fence_area(p, pu, form, o)
                 area[t] = f
                 level[t], lo[t], hi[t] = fence_begin(p, f)
-                prefetch(p, fence_node(p, f, level[t], lo[t]))
-                prefetch(p, fence_node(p, f, level[t], hi[t] - 1))
+                prefetch_fence_node(p, f, level[t], lo[t], hi[t])
             else:
                 a = leaf_position(p, pu, pi, pf, form, o, qs[j], n)
                 lo[t] = a
@@ -513,8 +512,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
                 if lv >= 0:
                     lo[t] = a
                     hi[t] = b
-                    prefetch(p, fence_node(p, f, lv, a))
-                    prefetch(p, fence_node(p, f, lv, b - 1))
+                    prefetch_fence_node(p, f, lv, a, b)
                 else:
                     lo[t], hi[t] = fence_final(p, f, a)
                     prefetch_window(keys, lo[t], hi[t])
