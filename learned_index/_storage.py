@@ -27,10 +27,12 @@ from .search import SEARCH_KINDS
 MAGIC = b"LEARNKV\x00"
 FORMAT = "learned-index-kv"
 #: 2: a fence area stores its span (version 1 areas had none);
-#: 3: linear leaves may be compact 16-byte records (learned_index/compact.py)
-VERSION = 3
-#: versions this library reads: a version-2 model is a version-3 one without compact leaves
-READABLE = (2, 3)
+#: 3: linear leaves may be compact 16-byte records (learned_index/compact.py);
+#: 4: so may linear middle records
+VERSION = 4
+#: versions this library reads: a version-2 model is a version-3 one without compact leaves,
+#: a version-3 one is a version-4 one without compact middle records
+READABLE = (2, 3, 4)
 ALIGN = 64
 #: magic, version, flags, meta offset, meta length, meta crc32, reserved, file size
 _HEAD = struct.Struct("<8sIIQQIIQ")
@@ -267,13 +269,14 @@ def check_blob(blob, n, n_leaves, n_mid, itemsize=8):
         return
     if g[rmi.H_ROOT_FORM] not in forms or g[rmi.H_LEAF_FORM] not in (FORM_LINEAR, FORM_CUBIC,
                                                                      FORM_COMPACT) \
-            or g[rmi.H_MID_FORM] not in (FORM_LINEAR, FORM_CUBIC):
+            or g[rmi.H_MID_FORM] not in (FORM_LINEAR, FORM_CUBIC, FORM_COMPACT):
         raise _bad("unknown model form")
     if g[rmi.H_LEAF_W] != rmi.record_width(g[rmi.H_LEAF_FORM]) or n_leaves < 1 or \
             (n_mid and g[rmi.H_MID_W] != rmi.record_width(g[rmi.H_MID_FORM])):
         raise _bad("model record width")
     root, mid, leaf = g[rmi.H_ROOT_OFF], g[rmi.H_MID_OFF], g[rmi.H_LEAF_OFF]
-    if root != rmi.HEADER or not root <= mid <= leaf or mid + n_mid * g[rmi.H_MID_W] > leaf \
+    mid_slots = rmi.leaf_slots(n_mid, g[rmi.H_MID_FORM]) if n_mid else 0
+    if root != rmi.HEADER or not root <= mid <= leaf or mid + mid_slots * g[rmi.H_MID_W] > leaf \
             or rmi.leaf_end(blob) > size:
         raise _bad("model offsets out of bounds")
     need = {FORM_LINEAR: 2, FORM_CUBIC: 5, FORM_LOG: 2}.get(g[rmi.H_ROOT_FORM])
@@ -289,8 +292,12 @@ def check_blob(blob, n, n_leaves, n_mid, itemsize=8):
         raise _bad("root parameters truncated")
     pi = blob.view(np.int32)
     if n_mid:
-        o = mid + np.arange(n_mid) * g[rmi.H_MID_W]
-        a, b = pi[2 * o + 2], pi[2 * o + 3]
+        o = mid + np.arange(mid_slots) * g[rmi.H_MID_W]
+        if g[rmi.H_MID_FORM] == FORM_COMPACT:   # each c0 starts a range ending at the next
+            a = pi[2 * o + 2]
+            a, b = a[:-1], a[1:]
+        else:
+            a, b = pi[2 * o + 2], pi[2 * o + 3]
         if np.any(a < 0) or np.any(b < a) or np.any(b >= n_leaves):
             raise _bad("middle stage routes outside the leaves")
     o, width = rmi.leaf_records(blob)

@@ -1,4 +1,4 @@
-"""Compact leaf records: a linear leaf in 16 bytes instead of 32.
+"""Compact records: a linear leaf (or middle record) in 16 bytes instead of 32.
 
 A leaf of the linear form needs a base key, a line and a window width. The
 32-byte record (see :mod:`.rmi`) stores the line as two float64 and adds
@@ -28,6 +28,14 @@ most 1/128 above the width it stands for; :data:`UNBOUNDED` means the rest
 of the array and :data:`FENCE_CODE` marks a fence leaf. ``c0`` is an int32,
 so compact records serve up to :data:`MAX_KEYS` keys; above, linear leaves
 keep the 32-byte record.
+
+A linear *middle* record is compact too (in an index of at most
+:data:`MAX_KEYS` leaves): its ``c0`` is the first leaf of its range, the next
+record's ``c0`` caps its guess and the sentinel holds the last leaf, so
+:func:`position` with ``n = n_leaves - 1`` routes a query (see
+:func:`.train._fit_compact_mid`). The range of leaves a 32-byte middle record
+stores as ``[a, b]`` is then ``[c0, c0_next]``: ordered across records as
+before, so routing stays monotone.
 
 At 10**7 keys the compact record halves the leaves' bytes for the same
 windows (mean log2 window at most 0.08 above the 32-byte record's), and at

@@ -7,13 +7,15 @@ that a jitted call unboxes two arrays (keys and blob) and nothing else::
                              n_leaves, leaf offset, mid form, leaf form,
                              mid width, leaf width, fence depth, narrowing steps
     root     the root family's parameters
-    mid      n_mid records of width mid_width        (3-stage indexes only)
+    mid      n_mid records of width mid_width, 64-byte aligned  (3-stage indexes only)
     leaves   n_leaves records of width leaf_width, 64-byte aligned
 
 A record keeps everything one lookup touches in one place (one cache line for
 linear leaves): ``[base key, aux, params...]``; linear leaves of an index of at
 most :data:`.compact.MAX_KEYS` keys use the 16-byte record of :mod:`.compact`
-instead (leaf form ``FORM_COMPACT``). The base key is the first key
+instead (leaf form ``FORM_COMPACT``), and so do linear middle records of an index
+of at most that many leaves (mid form ``FORM_COMPACT``; the middle area starts on a
+64-byte line, so four such records share a line). The base key is the first key
 routed to the record, stored as its ``uint64`` image (integer keys, see
 :mod:`.models.common`) or as itself (float keys). ``aux`` packs two 32-bit
 values: in a leaf, the window ``width`` (int32) and ``x_last`` (float32, the
@@ -65,13 +67,14 @@ def record_width(form):
 
 def leaf_form(form, n):
     """The form leaves of evaluation form ``form`` take in an index of ``n`` keys:
-    linear ones compact (see :mod:`.compact`) where ``c0`` fits an int32."""
+    linear ones compact (see :mod:`.compact`) where ``c0`` fits an int32.
+    Middle records take ``leaf_form(form, n_leaves)``: their ``c0`` is a leaf."""
     return FORM_COMPACT if form == FORM_LINEAR and n <= compact.MAX_KEYS else form
 
 
 def leaf_slots(n_leaves, form):
-    """Records the leaf area of ``n_leaves`` leaves of form ``form`` holds: a compact
-    area ends with a sentinel record (see :mod:`.compact`)."""
+    """Records an area of ``n_leaves`` records (leaves or middle records) of form
+    ``form`` holds: a compact area ends with a sentinel record (see :mod:`.compact`)."""
     return n_leaves + (1 if form == FORM_COMPACT else 0)
 
 
@@ -182,8 +185,9 @@ def fence_area(p, pu, form, o):
 
 
 @njit(cache=True, inline="always")
-def prefetch_leaf(p, form, o):
-    """Ask for the leaf record at ``o`` (a compact one reads the next record's ``c0`` too)."""
+def prefetch_record(p, form, o):
+    """Ask for the leaf or middle record at ``o`` (a compact one reads the next
+    record's ``c0`` too)."""
     prefetch(p, o)
     if form == FORM_COMPACT:
         prefetch(p, o + 2 * compact.WIDTH - 1)
@@ -213,7 +217,10 @@ def route_root(p, lay, kbu, kbf, q, network=True):
 
 @njit(cache=True, inline="always")
 def route_mid(p, pu, pi, lay, o, q):
-    """The leaf the middle record at offset ``o`` routes ``q`` to (within its range)."""
+    """The leaf the middle record at offset ``o`` routes ``q`` to (within its range;
+    a compact record's range ends at the next record's ``c0``, see :mod:`.compact`)."""
+    if lay[L_MID_FORM] == FORM_COMPACT:
+        return compact.position(p, pu, pi, o, q, lay[L_N_LEAVES] - 1)
     leaf = mid_position(p, pu, lay[L_MID_FORM], o, q, lay[L_N_LEAVES] - 1)
     return min(max(leaf, np.int64(pi[2 * o + 2])), np.int64(pi[2 * o + 3]))
 
@@ -453,16 +460,16 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
                 r = route_root(p, lay, kbu, kbf, q, network)
                 if n_mid > 0:
                     o = mid_off + r * mid_w
-                    prefetch(p, o)
+                    prefetch_record(p, lay[L_MID_FORM], o)
                 else:
                     o = leaf_off + r * leaf_w
-                    prefetch_leaf(p, form, o)
+                    prefetch_record(p, form, o)
                 rec[i & mask] = o
         j = i - LEAD
         if n_mid > 0 and start <= j < stop and rec[j & mask] >= 0:
             o = leaf_off + route_mid(p, pu, pi, lay, rec[j & mask], qs[j]) * leaf_w
             rec[j & mask] = o
-            prefetch_leaf(p, form, o)
+            prefetch_record(p, form, o)
         j -= LEAD
         if start <= j < stop and rec[j & mask] >= 0:
             t = j & mask

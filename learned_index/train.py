@@ -178,30 +178,65 @@ def _set_pair(pi, o, a, b):
     pi[2 * o + 3] = np.int32(min(max(b, -_I32), _I32))
 
 
+@njit(cache=True, inline="always")
+def _mid_range(starts, r, n, n_leaves, prev):
+    """The range ``[a_r, b_r]`` of leaves middle record ``r`` (over the ``n`` keys'
+    positions ``[starts[r], starts[r+1])``) may route to, the previous record's
+    ending at ``prev``: the leaves of its first and last positions under an even
+    split of positions into leaves, never below ``prev``."""
+    if starts[r + 1] == starts[r]:
+        return prev, prev
+    lo = max(prev, (starts[r] * n_leaves) // n)
+    return lo, max(lo, ((starts[r + 1] - 1) * n_leaves) // n)
+
+
 @njit(cache=True)
 def _mid_ranges(keys, starts, p, n_leaves):
-    """Give each middle record the range of leaves its own keys should reach.
+    """Give each middle record the range of leaves its own keys should reach
+    (:func:`_mid_range`).
 
-    Record ``r`` may route to leaves ``[a_r, b_r]``: the leaves of its first
-    and last positions under an even split of positions into leaves, never
-    below the previous record's range. The ranges are ordered, so routing is
-    monotone across records, and a record whose model overshoots cannot pile
-    its neighbour's keys onto one leaf.
+    The ranges are ordered, so routing is monotone across records, and a record
+    whose model overshoots cannot pile its neighbour's keys onto one leaf.
     """
     pu, pi, pf = rmi._views(p)
-    n = keys.shape[0]
     off = np.int64(p[rmi.H_MID_OFF])
     width = np.int64(p[rmi.H_MID_W])
     prev = 0
     for r in range(starts.shape[0] - 1):
-        o = off + r * width
-        lo = prev
-        hi = prev
-        if starts[r + 1] > starts[r]:
-            lo = max(prev, (starts[r] * n_leaves) // n)
-            hi = max(lo, ((starts[r + 1] - 1) * n_leaves) // n)
-        _set_pair(pi, o, lo, hi)
-        prev = hi
+        lo, prev = _mid_range(starts, r, keys.shape[0], n_leaves, prev)
+        _set_pair(pi, off + r * width, lo, prev)
+
+
+@njit(cache=True)
+def _fit_compact_mid(keys, starts, p, code, scale, n_leaves):
+    """Fit the compact middle records of ``p`` (family ``code``, targets ``j * scale``).
+
+    Record ``r``'s ``c0`` is the start ``a_r`` of its range (:func:`_mid_range`),
+    and its line runs from there to the fitted line's value at its last key, so
+    that it routes ``q`` to ``min(max(floor(a_r + slope * (q - base)), a_r),
+    a_{r+1})`` (:func:`.compact.position`; the sentinel holds ``n_leaves - 1``).
+    The ranges are ordered, so routing is monotone across records. O(len(keys)).
+    """
+    pu, pi, pf = rmi._views(p)
+    off = np.int64(p[rmi.H_MID_OFF])
+    n_rec = starts.shape[0] - 1
+    longest = 1
+    for r in range(n_rec):
+        longest = max(longest, starts[r + 1] - starts[r])
+    xs = np.empty(longest)
+    ys = np.empty(longest)
+    params = np.zeros(2)
+    prev = 0
+    for r in range(n_rec):
+        s = starts[r]
+        e = starts[r + 1]
+        o = off + compact.WIDTH * r
+        _fit_range(keys, s, e, p, pu, o, params, code, scale, xs, ys)
+        a, prev = _mid_range(starts, r, keys.shape[0], n_leaves, prev)
+        x_last = xs[e - s - 1] if e > s else 0.0
+        rise = params[0] + params[1] * x_last - a
+        compact.set_line(pi, pf, o, a, rise / x_last if rise > 0.0 and x_last > 0.0 else 0.0)
+    pi[2 * (off + compact.WIDTH * n_rec) + 2] = np.int32(n_leaves - 1)
 
 
 @njit(cache=True)
@@ -420,11 +455,13 @@ def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, 
     del x, y
 
     leaf_form = rmi.leaf_form(leaf_form, n_total)
+    mid_form = rmi.leaf_form(mid_form, n_leaves)
     mid_w = rmi.record_width(mid_form) if mid_family else 0
     leaf_w = rmi.record_width(leaf_form)
     root_off = rmi.HEADER
-    mid_off = root_off + root.size
-    leaf_off = -(-(mid_off + n_mid * mid_w) // 8) * 8
+    mid_off = -(-(root_off + root.size) // 8) * 8
+    mid_slots = rmi.leaf_slots(n_mid, mid_form) if mid_family else 0
+    leaf_off = -(-(mid_off + mid_slots * mid_w) // 8) * 8
     p = _aligned_zeros(leaf_off + rmi.leaf_slots(n_leaves, leaf_form) * leaf_w)
     p[:rmi.HEADER] = 0.0
     p[rmi.H_N] = n_total
@@ -438,7 +475,7 @@ def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, 
     p[rmi.H_LEAF_FORM] = leaf_form
     p[rmi.H_MID_W] = mid_w
     p[rmi.H_LEAF_W] = leaf_w
-    p[root_off:mid_off] = root
+    p[root_off:root_off + root.size] = root
 
     if mid_family:
         # Route to middle records with the root alone: a 2-stage view of the blob.
@@ -448,9 +485,12 @@ def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, 
         p[rmi.H_N_MID] = n_mid
         p[rmi.H_N_LEAVES] = n_leaves
         mid_starts = _starts(ids, n_mid)
-        _fit_records(keys, mid_starts, p, mid_off, mid_w, LEAF_CODES[mid_family],
-                     step * n_leaves / n_total)
-        _mid_ranges(keys, mid_starts, p, n_leaves)
+        scale = step * n_leaves / n_total
+        if mid_form == FORM_COMPACT:
+            _fit_compact_mid(keys, mid_starts, p, LEAF_CODES[mid_family], scale, n_leaves)
+        else:
+            _fit_records(keys, mid_starts, p, mid_off, mid_w, LEAF_CODES[mid_family], scale)
+            _mid_ranges(keys, mid_starts, p, n_leaves)
     return p
 
 

@@ -54,7 +54,8 @@ WINDOW_LINES = (2, 8, 16, 32, 64, 128)
 #: the default index's size cap (the learned index's design target at 10**7 keys)
 DEFAULT_MAX_BYTES = 4_000_000
 #: fewest keys per leaf in the grid, and most leaves (without a cap, the fastest
-#: indexes on hard data are the finest: one linear leaf per 4 keys is 8 bytes per key)
+#: indexes on hard data are the finest: one linear leaf per 4 keys, with half as many
+#: middle records, is 6 bytes per key)
 MIN_LEAF_KEYS = 4
 MAX_LEAVES = 1 << 22
 #: leaves per middle record in the grid's 3-stage configurations
@@ -79,12 +80,12 @@ def small_config(n, max_bytes=None):
     as fit ``max_bytes`` (at least one), and half as many middle records: the
     leaf count the cost model picks for small sets, and 1.2-2.8x faster than one
     leaf per 64 keys from 200 to 16,000 keys (see ``docs/tuning.md``, "Small key
-    sets"). About 8 bytes per key (compact leaves, 16 bytes each). O(1).
+    sets"). About 6 bytes per key (compact leaf and middle records, 16 bytes each). O(1).
 
     >>> small_config(10_000)
     {'stages': ('linear', 'linear', 'linear'), 'n_leaves': 2500, 'n_mid': 1250, 'max_window': None}
     >>> small_config(10_000, max_bytes=20_000)["n_leaves"]
-    593
+    790
     """
     stages, ratio = ("linear", "linear", "linear"), MID_RATIOS[0]
     n_leaves = max(n // MIN_LEAF_KEYS, 1)
@@ -116,11 +117,11 @@ def _windows(itemsize):
     return (None,) + tuple(lines * line for lines in WINDOW_LINES)
 
 
-def _record_bytes(family, n=None):
-    """Bytes of one middle record of model family ``family``, or of one leaf record of
-    an index over ``n`` keys (compact for linear leaves, see :func:`.rmi.leaf_form`)."""
-    form = FAMILIES[family][1]
-    return 8 * rmi.record_width(form if n is None else rmi.leaf_form(form, n))
+def _record_bytes(family, n):
+    """Bytes of one leaf record of model family ``family`` in an index over ``n`` keys,
+    or of one middle record of an index of at most ``n`` leaves (compact for linear
+    records, see :func:`.rmi.leaf_form`)."""
+    return 8 * rmi.record_width(rmi.leaf_form(FAMILIES[family][1], n))
 
 
 def _leaves_within(stages, ratio, max_bytes, n):
@@ -128,7 +129,7 @@ def _leaves_within(stages, ratio, max_bytes, n):
     if it has three stages) over ``n`` keys that fit ``max_bytes``."""
     per_leaf = _record_bytes(stages[-1], n)
     if ratio:
-        per_leaf += _record_bytes(stages[1]) / ratio
+        per_leaf += _record_bytes(stages[1], n) / ratio
     # header, root and alignment: well under a kilobyte for the grid's roots
     return int((max_bytes - 1024) / per_leaf)
 

@@ -1,5 +1,6 @@
-"""Compact (16-byte) linear leaf records: window codes, windows that hold every answer,
-fence leaves on them, the 32-byte record above ``compact.MAX_KEYS`` keys, and stores."""
+"""Compact (16-byte) linear leaf and middle records: window codes, windows that hold every
+answer, monotone routing, fence leaves on them, the 32-byte records above
+``compact.MAX_KEYS`` keys (leaves) or leaves (middle records), and stores."""
 import struct
 
 import numpy as np
@@ -9,7 +10,7 @@ from _data import KEY_DTYPES, probe_queries
 from test_hybrid import DT_IDS, step_keys
 from test_index import build, check_arrays, check_scalars, check_windows
 from test_kv_storage import with_version
-from learned_index import LearnedIndex, LearnedKV, _storage, compact, fences, rmi
+from learned_index import LearnedIndex, LearnedKV, _storage, compact, fences, rmi, train
 from learned_index.models import FORM_COMPACT, FORM_LINEAR
 
 
@@ -102,6 +103,68 @@ def test_linear_leaves_keep_the_32_byte_record_past_max_keys(monkeypatch):
     assert abs(a["mean_error"] - b["mean_error"]) <= 0.05 * b["mean_error"] + 1
 
 
+def _mid_c0(idx):
+    """The ``c0`` of every compact middle record of ``idx``, its sentinel's last."""
+    p = idx.model_
+    o = int(p[rmi.H_MID_OFF]) + compact.WIDTH * np.arange(int(p[rmi.H_N_MID]) + 1)
+    return p.view(np.int32)[2 * o + 2].astype(np.int64)
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("kind", ["random", "steps", "duplicates", "top"])
+def test_compact_middle_records_route_monotonically(dtype, kind):
+    """Linear middle records are 16 bytes on 64-byte lines; each routes within the range
+    its ``c0`` starts and the next record's ``c0`` ends, so routing is monotone over the
+    keys (no key straightened), every leaf is in range, and answers are exact."""
+    keys = _keys(kind, dtype)
+    q = _queries(keys)
+    for n_leaves, n_mid in ((40, 1), (2_000, 7), (2_000, 1_000), (keys.size * 2, keys.size)):
+        idx = build(keys, stages=("robust_linear", "linear", "linear"), n_leaves=n_leaves,
+                    n_mid=n_mid)
+        p = idx.model_
+        assert int(p[rmi.H_MID_FORM]) == FORM_COMPACT and int(p[rmi.H_MID_W]) == compact.WIDTH
+        assert (p.ctypes.data + 8 * int(p[rmi.H_MID_OFF])) % 64 == 0
+        c0 = _mid_c0(idx)
+        assert c0[0] == 0 and c0[-1] == n_leaves - 1 and np.all(np.diff(c0) >= 0)
+        ids, bent = train.route_keys(keys, p, 0, keys.size)
+        assert bent == 0 and 0 <= ids[0] and ids[-1] < n_leaves
+        assert np.array_equal(np.diff(idx._info["starts"]), np.bincount(ids, minlength=n_leaves))
+        check_windows(idx, q)
+        check_arrays(idx, q)
+    check_scalars(idx, q[::7])
+
+
+def test_compact_middle_records_take_16_bytes():
+    """Each added linear middle record costs 16 bytes (a cubic one still 64)."""
+    keys = _keys("random", np.uint64, n=200_000)
+    for family, per in (("linear", 16), ("cubic", 64)):
+        kw = dict(stages=("linear", family, "linear"), n_leaves=8_192)
+        small = LearnedIndex(keys, n_mid=1_000, **kw)
+        grown = LearnedIndex(keys, n_mid=2_000, **kw)
+        assert grown.nbytes - small.nbytes == 1_000 * per
+
+
+def test_middle_records_keep_32_bytes_past_max_keys(monkeypatch):
+    """Above compact.MAX_KEYS leaves (int32 ``c0``) linear middle records are 32 bytes,
+    each routing within its own ``[a, b]``. With 32-byte leaves under either kind of
+    middle record, answers are exact and the windows close to the all-compact index's."""
+    keys = _keys("steps", np.uint64)
+    q = _queries(keys)
+    kw = dict(stages=("robust_linear", "linear", "linear"), n_leaves=600, n_mid=300)
+    small = build(keys, **kw)
+    for cap, mid_form in ((599, FORM_LINEAR), (keys.size - 1, FORM_COMPACT)):
+        monkeypatch.setattr(compact, "MAX_KEYS", cap)
+        wide = build(keys, **kw)
+        monkeypatch.undo()
+        assert int(wide.model_[rmi.H_MID_FORM]) == mid_form
+        assert int(wide.model_[rmi.H_LEAF_FORM]) == FORM_LINEAR
+        check_windows(wide, q)
+        check_arrays(wide, q)
+        check_scalars(wide, q[::11])
+        a, b = small.stats(), wide.stats()
+        assert abs(a["mean_log2_error"] - b["mean_log2_error"]) <= 0.5
+
+
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
 def test_fence_leaves_on_compact_records(dtype):
     """Compact fence leaves keep their area offset in the base key's place and their
@@ -138,9 +201,10 @@ def test_unbounded_codes_stay_exact():
     check_scalars(idx, q[::13])
 
 
-def test_stores_of_compact_and_32_byte_leaves(tmp_path, monkeypatch):
-    """A store saves and loads compact leaves exactly (format version 3), and still
-    reads a version-2 store, whose linear leaves are 32-byte records."""
+def test_stores_of_compact_and_32_byte_records(tmp_path, monkeypatch):
+    """A store saves and loads compact leaves and middle records exactly (format
+    version 4), and still reads version-2 and version-3 stores, whose linear records
+    are 32 bytes."""
     keys = np.unique(np.random.default_rng(5).integers(0, 2**64, 40_000, dtype=np.uint64))
     values = np.arange(keys.size, dtype=np.float64)     # the value dtype of the other store tests
     rng = np.random.default_rng(6)
@@ -148,21 +212,22 @@ def test_stores_of_compact_and_32_byte_leaves(tmp_path, monkeypatch):
                         rng.integers(0, 2**64, 2_000, dtype=np.uint64)])
     found = np.isin(q, keys)
     want = np.where(found, np.searchsorted(keys, q), 0)
-    for old in (False, True):
-        if old:
+    options = {"stages": ("linear", "linear", "linear"), "n_leaves": 500, "n_mid": 50}
+    for version in (4, 3, 2):
+        if version < 4:
             monkeypatch.setattr(compact, "MAX_KEYS", 10)
-        kv = LearnedKV(keys, values, index_options={"stages": ("linear", "linear"), "n_leaves": 500})
-        form = int(kv._state.base.model[rmi.H_LEAF_FORM])
-        assert form == (FORM_LINEAR if old else FORM_COMPACT)
-        path = tmp_path / f"s{int(old)}.lkv"
+        kv = LearnedKV(keys, values, index_options=options)
+        forms = [int(kv._state.base.model[h]) for h in (rmi.H_LEAF_FORM, rmi.H_MID_FORM)]
+        assert forms == [FORM_LINEAR if version < 4 else FORM_COMPACT] * 2
+        path = tmp_path / f"s{version}.lkv"
         kv.save(path)
         data = path.read_bytes()
-        assert struct.unpack_from("<I", data, 8)[0] == _storage.VERSION == 3
-        if old:
-            path.write_bytes(with_version(data, 2))
+        assert struct.unpack_from("<I", data, 8)[0] == _storage.VERSION == 4
+        path.write_bytes(with_version(data, version))
         monkeypatch.undo()
         for mmap_ in (False, True):
             got = LearnedKV.load(path, mmap=mmap_)
-            assert int(got._state.base.model[rmi.H_LEAF_FORM]) == form
+            assert [int(got._state.base.model[h]) for h in (rmi.H_LEAF_FORM, rmi.H_MID_FORM)] \
+                == forms
             values_got, found_got = got.get_many(q)
             assert np.array_equal(found_got, found) and np.array_equal(values_got, want)

@@ -329,6 +329,13 @@ def test_crafted_model_blob_never_reads_out_of_bounds(tmp_path):
         m.view(np.int32)[2 * (leaf_off + 4) + 2] = -5             # negative window
     p.write_bytes(write_model(m))
     load_all_ways(p)
+    assert int(model[rmi.H_MID_FORM]) == FORM_COMPACT and int(model[rmi.H_N_MID]) >= 3
+    mid_off = int(model[rmi.H_MID_OFF])
+    for r, c0 in ((1, int(model[rmi.H_N_LEAVES])), (2, -1), (0, 10**6)):
+        m = model.copy()            # a middle record routing past the leaves, or backwards
+        m.view(np.int32)[2 * (mid_off + compact.WIDTH * r) + 2] = c0
+        p.write_bytes(write_model(m))
+        load_all_ways(p)
     m = model.copy()
     m[leaf_off + 2:leaf_off + 4] = [1e9, -3.0]                     # a wrong (but in-bounds) model
     m.view(np.int32)[2 * leaf_off + 2] = 0

@@ -224,8 +224,8 @@ def test_small_sets_follow_the_rule_within_the_cap(name, n, cap):
     assert not s["auto"] and s["max_window"] is None
     assert (s["stages"], s["n_leaves"], s["n_mid"]) == \
         (rule["stages"], rule["n_leaves"], rule["n_mid"])
-    # a compact leaf (16 bytes) and half a middle record (32) per leaf
-    assert rule["n_leaves"] == (max(n // 4, 1) if cap is None or n < 300 else (cap - 1024) // 32)
+    # a compact leaf (16 bytes) and half a compact middle record (16) per leaf
+    assert rule["n_leaves"] == (max(n // 4, 1) if cap is None or n < 300 else (cap - 1024) // 24)
     assert idx.nbytes <= (cap or 8 * n + 1024)
     idx._check()
     q = _queries(idx.keys)
