@@ -113,15 +113,20 @@ def first_routed(keys, p, lo, hi, leaf):
 
 
 @njit(cache=True)
+def _scratch(starts):
+    """Two scratch arrays (offsets and targets) as long as the longest range of ``starts``."""
+    longest = 0
+    for r in range(starts.shape[0] - 1):
+        longest = max(longest, starts[r + 1] - starts[r])
+    return np.empty(longest), np.empty(longest)
+
+
+@njit(cache=True)
 def _fit_records(keys, starts, p, off, width, code, scale):
     """Fit one record per range ``[starts[r], starts[r+1])`` on targets ``j * scale``."""
     pu = p.view(np.uint64)
     n_rec = starts.shape[0] - 1
-    longest = 0
-    for r in range(n_rec):
-        longest = max(longest, starts[r + 1] - starts[r])
-    xs = np.empty(longest)
-    ys = np.empty(longest)
+    xs, ys = _scratch(starts)
     for r in range(n_rec):
         o = off + r * width
         _fit_range(keys, starts[r], starts[r + 1], p, pu, o, p[o + rmi.REC_PARAMS:o + width],
@@ -220,11 +225,7 @@ def _fit_compact_mid(keys, starts, p, code, scale, n_leaves):
     pu, pi, pf = rmi._views(p)
     off = np.int64(p[rmi.H_MID_OFF])
     n_rec = starts.shape[0] - 1
-    longest = 1
-    for r in range(n_rec):
-        longest = max(longest, starts[r + 1] - starts[r])
-    xs = np.empty(longest)
-    ys = np.empty(longest)
+    xs, ys = _scratch(starts)
     params = np.zeros(2)
     prev = 0
     for r in range(n_rec):
@@ -329,11 +330,7 @@ def _fit_compact(keys, starts, p, code):
     off = np.int64(p[rmi.H_LEAF_OFF])
     n_rec = starts.shape[0] - 1
     pi[2 * (off + compact.WIDTH * n_rec) + 2] = np.int32(starts[n_rec])
-    longest = 0
-    for r in range(n_rec):
-        longest = max(longest, starts[r + 1] - starts[r])
-    xs = np.empty(longest)
-    ys = np.empty(longest)
+    xs, ys = _scratch(starts)
     params = np.zeros(2)
     for r in range(n_rec - 1, -1, -1):
         s = starts[r]
@@ -432,6 +429,11 @@ def narrowing_steps(p, starts, itemsize):
     return wide.narrow_steps(steps_for_most(widths, np.diff(starts)), fences.keys_per_line(itemsize))
 
 
+def _line_up(offset):
+    """The first offset (in floats) at or past ``offset`` that starts a 64-byte line."""
+    return -(-offset // 8) * 8
+
+
 def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, n_total=None):
     """The blob of an RMI with trained root and middle stages and unfitted leaves.
 
@@ -459,9 +461,9 @@ def skeleton(keys, stages, n_leaves, n_mid=0, mlp_hidden=(16,), seed=0, step=1, 
     mid_w = rmi.record_width(mid_form) if mid_family else 0
     leaf_w = rmi.record_width(leaf_form)
     root_off = rmi.HEADER
-    mid_off = -(-(root_off + root.size) // 8) * 8
+    mid_off = _line_up(root_off + root.size)
     mid_slots = rmi.leaf_slots(n_mid, mid_form) if mid_family else 0
-    leaf_off = -(-(mid_off + mid_slots * mid_w) // 8) * 8
+    leaf_off = _line_up(mid_off + mid_slots * mid_w)
     p = _aligned_zeros(leaf_off + rmi.leaf_slots(n_leaves, leaf_form) * leaf_w)
     p[:rmi.HEADER] = 0.0
     p[rmi.H_N] = n_total
