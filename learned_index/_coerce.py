@@ -5,7 +5,9 @@ cast: a lower bound of ``q`` counts the keys ``< q`` and an upper bound the
 keys ``<= q``, in exact arithmetic. So ``-1`` against ``uint64`` keys has lower
 bound 0, ``2**64`` has lower bound ``n``, ``3.5`` against integer keys behaves as
 4 (lower) or 3 (upper), and an integer above ``2**53`` against float keys is
-compared exactly. NaN and non-numeric queries raise.
+compared exactly. A Python list is exact element by element, even where numpy
+alone would round it to float64 or give up (see :func:`_sequence`). NaN and
+non-numeric queries raise.
 """
 import numpy as np
 from numba import njit
@@ -34,7 +36,7 @@ def as_keys(keys):
     """
     if isinstance(keys, (str, bytes)):
         raise TypeError("keys must be a 1-D numeric array, not a string")
-    a = np.asarray(keys)
+    a = sequence_keys(keys) if isinstance(keys, (list, tuple)) else np.asarray(keys)
     if a.dtype.kind in "iuf" and not a.dtype.isnative:
         a = a.astype(a.dtype.newbyteorder("="))
     if a.dtype in _WIDEN:
@@ -56,6 +58,21 @@ def as_keys(keys):
     if not _is_sorted(a):
         a = frozen(np.sort(a, kind="stable"))
     return a
+
+
+def sequence_keys(keys):
+    """A list or tuple of keys as an array that holds each exactly: ints in
+    ``[2**63, 2**64)`` next to smaller ones become uint64 (numpy would pick float64);
+    keys no 64-bit dtype holds exactly raise ``ValueError``."""
+    a, o = _sequence(keys)
+    if o is None or a.ndim != 1:
+        return a
+    ints, _ = _numeric_kinds(o, "keys")
+    if ints.all() and ((o >= 0) & (o < 2**64)).astype(bool).all():
+        return o.astype(np.uint64)
+    raise ValueError("keys do not fit one key dtype exactly (ints beyond 64 bits, negative ints "
+                     "next to ints of 2**63 or more, or ints above 2**53 next to floats): pass a "
+                     "numpy array of the dtype you mean")
 
 
 def frozen(a):
@@ -130,19 +147,93 @@ def _float_keys(a, mode):
     return f, gt | lt, False
 
 
-def _huge_int(q, kdt, mode):
-    """A Python int beyond 64 bits, as a float query rounded in the exact direction."""
+def _huge_ints(v, kdt, mode):
+    """Python ints beyond 64 bits (object array ``v``), as float queries rounded in the
+    exact direction (Python compares int and float exactly)."""
     if kdt.kind != "f":
-        return _int_keys(np.array([-np.inf if q < 0 else np.inf]), kdt, mode)
+        return _int_keys(np.where(v < 0, -np.inf, np.inf), kdt, mode)
+    f = np.array([_to_float(x) for x in v], dtype=np.float64)
+    fo = f.astype(object)
+    if mode == LEFT:
+        up = (fo < v).astype(bool)
+        f[up] = np.nextafter(f[up], np.inf)
+    elif mode == RIGHT:
+        down = (fo > v).astype(bool)
+        f[down] = np.nextafter(f[down], -np.inf)
+    return f, ((fo != v).astype(bool) if mode == EXACT else None), False
+
+
+def _to_float(x):
     try:
-        f = float(q)
+        return float(x)
     except OverflowError:
-        f = -np.inf if q < 0 else np.inf
-    if mode == LEFT and f < q:          # Python compares int and float exactly
-        f = float(np.nextafter(f, np.inf))
-    elif mode == RIGHT and f > q:
-        f = float(np.nextafter(f, -np.inf))
-    return np.array([f]), (np.array([f != q]) if mode == EXACT else None), False
+        return -np.inf if x < 0 else np.inf
+
+
+#: element types a float64 array holds exactly
+_FLOATS = {float, np.float64, np.float32, np.float16}
+
+
+def _sequence(q):
+    """``(np.asarray(q), None)`` for a list or tuple ``q``, or ``(that, its elements by
+    :func:`_python_numbers`)`` where numpy's choice of dtype (float64 for ints on both
+    sides of ``2**63``, object for ints beyond 64 bits) does not hold every element
+    exactly. Unless numpy picks an integer dtype or the list holds floats only, that
+    costs O(m) compares in C of Python numbers (numpy scalars in the list are
+    converted first, in a Python loop)."""
+    a = np.asarray(q)
+    if a.dtype.kind not in "fO" or (a.ndim == 1 and set(map(type, q)) <= _FLOATS):
+        return a, None
+    o = _python_numbers(q)
+    if a.dtype.kind == "f":
+        flat = a.reshape(-1)
+        if ((flat.astype(object) == o) | np.isnan(flat)).all():    # NaN: raised later
+            return a, None
+    return a, o
+
+
+def _python_numbers(q):
+    """The elements of ``q``, flat, as a 1-D object array of Python objects: numpy
+    scalars become their Python ``int``/``float``/``bool``, so compares are exact."""
+    o = np.asarray(q, dtype=object).reshape(-1)
+    if set(map(type, o)) <= {int, float}:
+        return o
+    return np.array([x.item() if isinstance(x, np.generic) else x for x in o] + [None],
+                    dtype=object)[:-1]
+
+
+def _numeric_kinds(o, what="queries"):
+    """For ``o`` from :func:`_python_numbers`: masks of its ints and floats; any other
+    element (bool included) raises ``TypeError`` naming ``what``."""
+    ints = np.array([isinstance(x, int) and not isinstance(x, bool) for x in o], dtype=bool)
+    floats = np.array([isinstance(x, float) for x in o], dtype=bool)
+    if not (ints | floats).all():
+        bad = o[~(ints | floats)][0]
+        raise TypeError(f"{what} must be numeric (int or float), got {type(bad).__name__}")
+    return ints, floats
+
+
+def _elementwise(o, kdt, mode):
+    """Queries from a list that no single numpy dtype holds exactly (object array ``o``):
+    ints in int64, in uint64 or beyond, and floats, each group coerced as an array of
+    its own dtype, the results merged. A mask's value depends on ``mode`` only."""
+    ints, floats = _numeric_kinds(o)
+    iv = o[ints]
+    small = ((iv >= -2**63) & (iv < 2**63)).astype(bool)
+    big = ((iv >= 2**63) & (iv < 2**64)).astype(bool)
+    at = np.flatnonzero(ints)
+    groups = [(at[small], _queries(iv[small].astype(np.int64), kdt, mode)),
+              (at[big], _queries(iv[big].astype(np.uint64), kdt, mode)),
+              (at[~(small | big)], _huge_ints(iv[~(small | big)], kdt, mode)),
+              (np.flatnonzero(floats), _queries(o[floats].astype(np.float64), kdt, mode))]
+    qk = np.empty(o.shape[0], dtype=kdt)
+    mask = None
+    for where, (gq, gm, _) in groups:
+        qk[where] = gq
+        if gm is not None:
+            mask = np.zeros(o.shape[0], dtype=bool) if mask is None else mask
+            mask[where] = gm
+    return qk, mask, mode == LEFT
 
 
 def queries(q, kdt, mode):
@@ -158,7 +249,11 @@ def queries(q, kdt, mode):
 
 def _queries(q, kdt, mode):
     if type(q) is int and not -2**63 <= q < 2**64:
-        return _huge_int(q, kdt, mode)
+        return _huge_ints(np.array([q], dtype=object), kdt, mode)
+    if isinstance(q, (list, tuple)):
+        q, o = _sequence(q)
+        if o is not None:
+            return _elementwise(o, kdt, mode)
     a = _as_query_array(q)
     if a.dtype == kdt:
         return np.ascontiguousarray(a.reshape(-1)), None, None

@@ -107,7 +107,8 @@ def _as_dask_array(x, name):
     elif isinstance(x, dd.DataFrame):
         raise TypeError(f"{name}: pass one column of the dataframe (df[{name!r}]), not the frame")
     else:
-        a = np.asarray(x)
+        a = _coerce.sequence_keys(x) if name == "keys" and isinstance(x, (list, tuple)) \
+            else np.asarray(x)
         arr = da.from_array(a, chunks=max(1, min(a.shape[0] if a.ndim else 1, 1 << 22)))
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
@@ -274,13 +275,13 @@ class DistributedLearnedKV:
         """
         if isinstance(queries, da.Array):
             return self._get_many_dask(queries)
-        q = np.asarray(queries)
-        flat = q.reshape(-1)
+        shape = np.shape(queries)
+        flat, bad = self._probe._norm_keys(queries, strict=False)   # exact, in the key dtype
         m = flat.shape[0]
         values = np.zeros(m, self._vdt)
         found = np.zeros(m, bool)
         if m == 0:
-            return values.reshape(q.shape), found.reshape(q.shape)
+            return values.reshape(shape), found.reshape(shape)
         order, groups = self._scatter(flat)
         futs = [self.client.submit(_get_many, self._parts[i], flat[order[s:e]], pure=False)
                 for i, s, e in groups]
@@ -288,7 +289,10 @@ class DistributedLearnedKV:
         for (i, s, e), (v, f) in zip(groups, results):
             values[order[s:e]] = v
             found[order[s:e]] = f
-        return values.reshape(q.shape), found.reshape(q.shape)
+        if bad is not None:                 # not a key of this dtype: absent
+            found[bad] = False
+            values[bad] = 0
+        return values.reshape(shape), found.reshape(shape)
 
     def _get_many_dask(self, queries):
         """``get_many`` of a dask array without moving the queries through the client.
@@ -399,22 +403,21 @@ class DistributedLearnedKV:
         task ``part -> part'``; partitions that grow past ``split_threshold``
         are split.
         """
-        raw = np.asarray(keys)
-        if raw.ndim != 1:
-            raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
-        kk = self._probe._norm_keys(raw)
+        if np.ndim(keys) != 1:
+            raise ValueError(f"keys must be 1-D, got shape {np.shape(keys)}")
+        kk = self._probe._norm_keys(keys)
         vv = self._probe._norm_values(values, kk.shape[0])
         self._write(kk, vv)
 
     def delete_many(self, keys):
         """Delete many keys, all or nothing: ``KeyError`` naming the first absent key."""
-        raw = np.asarray(keys)
-        if raw.ndim != 1:
-            raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
-        _, found = self.get_many(raw)
+        if np.ndim(keys) != 1:
+            raise ValueError(f"keys must be 1-D, got shape {np.shape(keys)}")
+        _, found = self.get_many(keys)
         if not found.all():
-            raise KeyError(raw[int(np.argmin(found))].item())
-        self._write(self._probe._norm_keys(raw), None)
+            i = int(np.argmin(found))
+            raise KeyError(keys[i].item() if isinstance(keys, np.ndarray) else keys[i])
+        self._write(self._probe._norm_keys(keys), None)
 
     def __setitem__(self, key, value):
         self.update(np.array([key]), np.array([value]))

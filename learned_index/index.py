@@ -80,8 +80,9 @@ class LearnedIndex:
     Notes
     -----
     Queries of another dtype than the keys are compared exactly (``-1`` is
-    below every ``uint64`` key, ``2**64`` above, ``3.5`` lies between 3 and 4).
-    NaN or non-numeric queries raise. Build is O(n) after sorting; a lookup is
+    below every ``uint64`` key, ``2**64`` above, ``3.5`` lies between 3 and 4),
+    a Python list element by element (``[2**64 - 1, 0]``, which numpy alone
+    would round to float64). NaN or non-numeric queries raise. Build is O(n) after sorting; a lookup is
     O(1) model evaluation plus O(log w) for an error window of w keys.
 
     Examples

@@ -85,7 +85,7 @@ class LearnedKV:
             keys = np.empty(0, self._kdt)
             values = np.empty(0, self._vdt)
         else:
-            raw = keys if isinstance(keys, np.ndarray) else np.asarray(keys)
+            raw = keys if isinstance(keys, np.ndarray) else _coerce.sequence_keys(keys)
             if raw.ndim != 1:
                 raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
             kdt = _coerce.as_keys(raw[:0]).dtype if dtype is None else dtype
@@ -137,7 +137,8 @@ class LearnedKV:
         if not strict:
             return qk, mask
         if mask is not None and mask.any():
-            bad = np.asarray(keys).reshape(-1)[int(np.argmax(mask))] if np.ndim(keys) else keys
+            bad = np.asarray(keys, dtype=object).reshape(-1)[int(np.argmax(mask))] \
+                if np.ndim(keys) else keys
             raise ValueError(f"key {bad!r} cannot be stored in a {self._kdt} store "
                              "(out of range or not exactly representable)")
         return qk
@@ -432,26 +433,25 @@ class LearnedKV:
 
     def update(self, keys, values):
         """Insert or update many keys (the last of repeated keys wins), all or nothing."""
-        raw = np.asarray(keys) if not isinstance(keys, np.ndarray) else keys
-        if raw.ndim != 1:
-            raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
-        kk = self._norm_keys(raw)
+        if np.ndim(keys) != 1:
+            raise ValueError(f"keys must be 1-D, got shape {np.shape(keys)}")
+        kk = self._norm_keys(keys)
         vv = self._norm_values(values, kk.shape[0])
         self._write_many(kk, vv)
 
     def delete_many(self, keys):
         """Delete many keys, all or nothing: ``KeyError`` naming the first absent
         key (repeated keys are deleted once)."""
-        raw = np.asarray(keys) if not isinstance(keys, np.ndarray) else keys
-        if raw.ndim != 1:
-            raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
-        qk, mask = self._norm_keys(raw, strict=False)
+        if np.ndim(keys) != 1:
+            raise ValueError(f"keys must be 1-D, got shape {np.shape(keys)}")
+        qk, mask = self._norm_keys(keys, strict=False)
         with self._lock:
             _, found = self.get_many(qk)
             if mask is not None:
                 found &= ~mask
             if not found.all():
-                raise KeyError(raw[int(np.argmin(found))].item())
+                i = int(np.argmin(found))
+                raise KeyError(keys[i].item() if isinstance(keys, np.ndarray) else keys[i])
             self._write_many(qk, None)
 
     def _write_many(self, kk, vv):

@@ -121,6 +121,10 @@ def check_lookups(s, keys, dt, rng, upper=True):
         assert_equal(s.lower_bound(mixed), np.array(want, dtype=np.int64), mixed, "mixed lower")
         want_c = [w < n and keys[w] == v for w, v in zip(want, mixed.tolist())]
         assert_equal(s.contains(mixed), np.array(want_c, dtype=bool), mixed, "mixed contains")
+    pv = python_queries(dt)                 # as one list, which no numpy dtype holds exactly
+    assert s.lower_bound(pv).tolist() == [ref_lower(keys, v) for v in pv]
+    if upper:
+        assert s.upper_bound(pv).tolist() == [ref_upper(keys, v) for v in pv]
 
 
 # --------------------------------------------------------------------------- static B+tree

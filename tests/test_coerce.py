@@ -106,6 +106,57 @@ def test_python_ints_beyond_64_bits():
         check_exact(idx, [2**64, 2**64 + 1, 2**100, -2**63 - 1, -2**64, -2**100, 10**400, -10**400])
 
 
+#: Python lists that numpy turns into float64 (ints on both sides of 2**63), object (ints
+#: beyond 64 bits), or float64 next to ints above 2**53: no single dtype holds them exactly
+LOSSY_LISTS = [
+    [2**64 - 1, 0], [2**64 - 2, 2**64 - 1, -1, 2**63], [2**63 + 1, -2**63, 2**63 - 1],
+    [2**64, 1, -2**64, 2**64 - 1], [10**400, -10**400, 2**63], [0.5, 2**60 + 1, 2**53 + 1],
+    [np.uint64(2**64 - 1), -1, 2.5, np.float32(0.5), np.int64(-2**63), 2**64 + 1],
+    [2**53 + 1, 2**53 - 1, -(2**53 + 1), 1.0, 2**63 + 2**11 + 1, 2**64 - 2**11 - 1]]
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+def test_python_lists_no_dtype_holds_are_exact(dtype):
+    """A list of queries is exact element by element, even where ``np.asarray`` of it
+    would round (float64) or give up (object)."""
+    keys = np.array(sorted(set(dtype_extremes(dtype))), dtype=dtype)
+    idx = LearnedIndex(keys)
+    for qs in LOSSY_LISTS + [q + [k.item() for k in keys] for q in LOSSY_LISTS[:2]]:
+        refs = ref_counts(keys, qs)
+        for name, got in (("lower_bound", idx.lower_bound(qs)), ("upper_bound", idx.upper_bound(qs)),
+                          ("contains", idx.contains(qs)), ("tuple", idx.lower_bound(tuple(qs)))):
+            want = [r[2] if name == "contains" else r[1 if name == "upper_bound" else 0] for r in refs]
+            assert got.tolist() == want, (name, qs, got.tolist(), want)
+        grid = [qs[:2], qs[:2]]                                  # shape kept
+        assert idx.upper_bound(grid).tolist() == [[r[1] for r in refs[:2]]] * 2
+
+
+def test_python_lists_bad_elements_raise():
+    idx = LearnedIndex(np.array([0, 5, 2**64 - 1], dtype=np.uint64))
+    for method in (idx.lower_bound, idx.upper_bound, idx.contains):
+        with pytest.raises(TypeError, match="bool"):
+            method([2**64 - 1, -1, True])
+        with pytest.raises(TypeError, match="NoneType"):
+            method([2**70, None])
+        with pytest.raises(ValueError, match="(?i)nan"):
+            method([2**64 - 1, float("nan"), -1])
+
+
+def test_python_list_keys_exact_or_refused():
+    """Keys from a list: ints of 2**63 and above next to smaller ones become uint64 (numpy
+    alone would round them to float64); keys that no key dtype holds raise ValueError."""
+    vals = [2**64 - 1, 0, 2**63, 5, 2**64 - 2]
+    idx = LearnedIndex(vals)
+    assert idx.keys.dtype == np.uint64 and idx.keys.tolist() == sorted(vals)
+    assert idx.lower_bound(2**64 - 2) == 3 and idx.contains(2**64 - 1)
+    assert LearnedIndex(tuple(vals)).keys.tolist() == sorted(vals)
+    assert LearnedIndex([3, -2, 7]).keys.dtype == np.int64
+    assert LearnedIndex([1.5, 2]).keys.dtype == np.float64
+    for bad in ([-1, 2**64 - 1], [0.5, 2**60 + 1], [2**64, 1], [-2**63 - 1, 0]):
+        with pytest.raises(ValueError, match="exactly"):
+            LearnedIndex(bad)
+
+
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
 def test_narrow_float_infinities(dtype):
     """float16/float32 infinities are below/above every key, whatever the key dtype's range."""

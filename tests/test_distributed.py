@@ -142,6 +142,11 @@ def test_get_many_matches_single_process(store, ref, data):
     assert int(b[1]) in store and (int(b[1]) - 1 in store) == (int(b[1]) - 1 in ref)
     with pytest.raises(KeyError):
         store[3]
+    # Python ints on both sides of 2**63 (np.asarray would round them to float64): exact
+    present = set(keys.tolist())
+    lst = [2**64 - 1, 2**64 - 2, 2**64 - 3, 0, -1, 2**70, int(keys[9]), int(keys[9]) + 1]
+    assert store.get_many(lst)[1].tolist() == [k in present for k in lst]
+    assert_same_reads(store, ref, lst)
     for bad in (np.array([1.0, np.nan]), np.array(["a"])):       # refused like LearnedKV does
         with pytest.raises((ValueError, TypeError)) as e1:
             ref.get_many(bad)
@@ -231,6 +236,19 @@ def test_duplicates_and_bad_input(client):
     empty = DistributedLearnedKV.from_dask(np.empty(0, np.uint64), None, client)
     assert len(empty) == 0 and not empty.get_many(np.array([1, 2]))[1].any()
     assert empty.range()[0].shape == (0,)
+
+
+def test_python_int_list_keys(client):
+    """Keys from a list of Python ints near 2**64 stay exact (uint64), as in LearnedKV."""
+    keys = [2**64 - 1, 0, 5, 2**63, 2**64 - 2]
+    d = DistributedLearnedKV.from_dask(keys, [1.0, 2.0, 3.0, 4.0, 5.0], client, npartitions=2)
+    assert d.dtype == np.uint64 and d.range()[0].tolist() == sorted(keys)
+    assert d[2**64 - 1] == 1.0 and d[2**64 - 2] == 5.0 and 2**64 - 3 not in d
+    d.update([2**64 - 3, 1], [6.0, 7.0])
+    d.delete_many([2**64 - 1, 0])
+    with pytest.raises(KeyError, match=str(2**64 - 1)):
+        d.delete_many([2**64 - 1])
+    assert d.range()[0].tolist() == [1, 5, 2**63, 2**64 - 3, 2**64 - 2]
 
 
 def test_part_pickles_and_reports_its_size(data):

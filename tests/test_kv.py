@@ -115,6 +115,33 @@ def test_mixed_dtype_keys_are_exact():
     assert ik.range(-2**70, 2**70)[0].tolist() == [-5, 7]
 
 
+def test_python_int_lists_near_2_64_are_exact():
+    """Lists of Python ints on both sides of 2**63 (numpy alone would round them to
+    float64) are stored, read, updated and deleted exactly; checked against a dict."""
+    rng = np.random.default_rng(11)
+    top = [2**64 - 1 - int(d) for d in rng.integers(0, 5000, 300)] + [0, 1, 2**63, 2**63 - 1]
+    ref = {k: float(i) for i, k in enumerate(top)}
+    kv = LearnedKV(list(ref), list(ref.values()))
+    assert kv.dtype == np.uint64 and len(kv) == len(ref)
+    probe = top[:50] + [2**64 - 6000 + int(d) for d in rng.integers(0, 6000, 100)] + [-1, 2**64, 2**70]
+    v, f = kv.get_many(probe)
+    assert f.tolist() == [q in ref for q in probe]
+    assert v[f].tolist() == [ref[q] for q in probe if q in ref]
+    new = [2**64 - 1 - int(d) for d in rng.integers(0, 8000, 100)] + [3]
+    kv.update(new, [-1.0] * len(new))
+    ref.update({k: -1.0 for k in new})
+    gone = list(dict.fromkeys(new[:40] + top[:20]))
+    kv.delete_many(gone)
+    for k in gone:
+        del ref[k]
+    with pytest.raises(KeyError, match=str(gone[0])):
+        kv.delete_many([gone[0], 0])
+    with pytest.raises(ValueError, match="-1"):
+        kv.update([2**64 - 1, -1], [1.0, 2.0])
+    keys, vals = kv.range(0, 2**64)
+    assert keys.tolist() == sorted(ref) and vals.tolist() == [ref[k] for k in sorted(ref)]
+
+
 @pytest.mark.parametrize("bad_key", [-1, 2**64, 1.5, float("nan"), "x", np.array([1, 2])])
 def test_bad_key_writes_raise_and_change_nothing(bad_key):
     kv = LearnedKV(np.array([1, 2], np.uint64), np.array([1.0, 2.0]), compact_min=2)
