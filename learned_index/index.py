@@ -401,7 +401,8 @@ class _General:
         self.kernel(self.keys, self.model, qk, out, mode == _coerce.RIGHT, self.kind)
         if mask is not None:
             out[mask] = self.keys.shape[0] if value else 0
-        return int(out[0]) if np.ndim(q) == 0 else out.reshape(np.shape(q))
+        shape = np.shape(q)
+        return int(out[0]) if shape == () else out.reshape(shape)
 
     def lower(self, q):
         return self._bound(q, _coerce.LEFT)
@@ -415,7 +416,8 @@ class _General:
         rmi.contains_many(self.keys, self.model, qk, out, self.kind)
         if mask is not None:
             out[mask] = False
-        return bool(out[0]) if np.ndim(q) == 0 else out.reshape(np.shape(q))
+        shape = np.shape(q)
+        return bool(out[0]) if shape == () else out.reshape(shape)
 
 
 def _front(entry, handle, right, accept, limits, general):
