@@ -1,7 +1,5 @@
 """Scale-out: a range-partitioned :class:`~learned_index.LearnedKV` on a Dask cluster.
 
->>> from learned_index.distributed import DistributedLearnedKV     # doctest: +SKIP
-
 Needs the optional extra ``learned-index[dask]`` (``dask[distributed,dataframe]``).
 
 Layout (see ``docs/scale-out.md``)::
@@ -130,6 +128,24 @@ class DistributedLearnedKV:
     trained partitions (one task each, on the workers); the median becomes a
     new boundary and the router is retrained (it is tiny). Partitions are
     never merged; an emptied partition stays and keeps its key range.
+
+    Examples
+    --------
+    In-process here; a real cluster is the same with ``Client("scheduler:8786")``:
+
+    >>> import numpy as np
+    >>> from dask.distributed import Client
+    >>> from learned_index.distributed import DistributedLearnedKV
+    >>> client = Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None)
+    >>> keys = np.arange(0, 3000, 3, dtype=np.uint64)
+    >>> store = DistributedLearnedKV.from_dask(keys, keys * 2.0, client, npartitions=2)
+    >>> store.npartitions, len(store), float(store[2997])
+    (2, 1000, 5994.0)
+    >>> values, found = store.get_many([3, 4, 2**64 - 1])
+    >>> found.tolist(), values.tolist()
+    ([True, False, False], [6.0, 0.0, 0.0])
+    >>> store.close()
+    >>> client.close()
     """
 
     def __init__(self, client, parts, boundaries, counts, kdt, vdt, split_threshold=None,
