@@ -238,7 +238,7 @@ class BPlusTree:
     def _exact(self, keys, error):
         qk, mask, _ = _coerce.queries(keys, self._dtype, _coerce.EXACT)
         if mask is not None and mask.any():
-            bad = np.asarray(keys, dtype=object).reshape(-1)[mask][0]
+            bad = _coerce.element(keys, int(np.argmax(mask)))
             raise error(f"{bad!r} is not exactly representable as a {self._dtype} key")
         return qk
 
@@ -281,7 +281,7 @@ class BPlusTree:
         self._to_dynamic()
         done = _dyn.delete_many(*self._pools.args(), xs[:stop], self._pad)
         if done < xs.shape[0]:
-            raise KeyError(np.asarray(keys, dtype=object).reshape(-1)[done])
+            raise KeyError(_coerce.element(keys, done))
 
     def delete(self, key):
         """Delete one occurrence of ``key``; ``KeyError`` if absent. O(h B)."""

@@ -36,7 +36,7 @@ def as_keys(keys):
     """
     if isinstance(keys, (str, bytes)):
         raise TypeError("keys must be a 1-D numeric array, not a string")
-    a = sequence_keys(keys) if isinstance(keys, (list, tuple)) else np.asarray(keys)
+    a = key_array(keys)
     if a.dtype.kind in "iuf" and not a.dtype.isnative:
         a = a.astype(a.dtype.newbyteorder("="))
     if a.dtype in _WIDEN:
@@ -60,10 +60,12 @@ def as_keys(keys):
     return a
 
 
-def sequence_keys(keys):
-    """A list or tuple of keys as an array that holds each exactly: ints in
-    ``[2**63, 2**64)`` next to smaller ones become uint64 (numpy would pick float64);
-    keys no 64-bit dtype holds exactly raise ``ValueError``."""
+def key_array(keys):
+    """``np.asarray(keys)``, except that a list or tuple gets an array that holds each
+    key exactly: ints in ``[2**63, 2**64)`` next to smaller ones become uint64 (numpy
+    would pick float64); keys no 64-bit dtype holds exactly raise ``ValueError``."""
+    if not isinstance(keys, (list, tuple)):
+        return np.asarray(keys)
     a, o = _sequence(keys)
     if o is None or a.ndim != 1:
         return a
@@ -73,6 +75,13 @@ def sequence_keys(keys):
     raise ValueError("keys do not fit one key dtype exactly (ints beyond 64 bits, negative ints "
                      "next to ints of 2**63 or more, or ints above 2**53 next to floats): pass a "
                      "numpy array of the dtype you mean")
+
+
+def element(x, i):
+    """Element ``i`` of ``x`` (flattened) as an exact Python number, to name it in an error."""
+    if isinstance(x, np.ndarray):
+        return x.reshape(-1)[i].item()
+    return _python_numbers(x)[i]
 
 
 def frozen(a):

@@ -97,7 +97,7 @@ def _divisions(client, k, nparts):
     return list(np.concatenate([np.array([lo], k.dtype), q, np.array([hi], k.dtype)]))
 
 
-def _as_dask_array(x, name):
+def _as_dask_array(x, name, as_array=np.asarray):
     if isinstance(x, da.Array):
         arr = x
     elif isinstance(x, dd.Series):
@@ -105,8 +105,7 @@ def _as_dask_array(x, name):
     elif isinstance(x, dd.DataFrame):
         raise TypeError(f"{name}: pass one column of the dataframe (df[{name!r}]), not the frame")
     else:
-        a = _coerce.sequence_keys(x) if name == "keys" and isinstance(x, (list, tuple)) \
-            else np.asarray(x)
+        a = as_array(x)
         arr = da.from_array(a, chunks=max(1, min(a.shape[0] if a.ndim else 1, 1 << 22)))
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
@@ -204,7 +203,7 @@ class DistributedLearnedKV:
         O(n) training per partition, in parallel.
         """
         client = client or default_client()
-        k = _as_dask_array(keys, "keys")
+        k = _as_dask_array(keys, "keys", _coerce.key_array)
         kdt = _key_dtype(k.dtype)
         if values is None:
             v = da.arange(k.shape[0], chunks=k.chunks, dtype=np.int64)
@@ -431,8 +430,7 @@ class DistributedLearnedKV:
             raise ValueError(f"keys must be 1-D, got shape {np.shape(keys)}")
         _, found = self.get_many(keys)
         if not found.all():
-            i = int(np.argmin(found))
-            raise KeyError(keys[i].item() if isinstance(keys, np.ndarray) else keys[i])
+            raise KeyError(_coerce.element(keys, int(np.argmin(found))))
         self._write(self._probe._norm_keys(keys), None)
 
     def __setitem__(self, key, value):

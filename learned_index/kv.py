@@ -85,7 +85,7 @@ class LearnedKV:
             keys = np.empty(0, self._kdt)
             values = np.empty(0, self._vdt)
         else:
-            raw = keys if isinstance(keys, np.ndarray) else _coerce.sequence_keys(keys)
+            raw = _coerce.key_array(keys)
             if raw.ndim != 1:
                 raise ValueError(f"keys must be 1-D, got shape {raw.shape}")
             kdt = _coerce.as_keys(raw[:0]).dtype if dtype is None else dtype
@@ -137,8 +137,7 @@ class LearnedKV:
         if not strict:
             return qk, mask
         if mask is not None and mask.any():
-            bad = np.asarray(keys, dtype=object).reshape(-1)[int(np.argmax(mask))] \
-                if np.ndim(keys) else keys
+            bad = _coerce.element(keys, int(np.argmax(mask)))
             raise ValueError(f"key {bad!r} cannot be stored in a {self._kdt} store "
                              "(out of range or not exactly representable)")
         return qk
@@ -450,8 +449,7 @@ class LearnedKV:
             if mask is not None:
                 found &= ~mask
             if not found.all():
-                i = int(np.argmin(found))
-                raise KeyError(keys[i].item() if isinstance(keys, np.ndarray) else keys[i])
+                raise KeyError(_coerce.element(keys, int(np.argmin(found))))
             self._write_many(qk, None)
 
     def _write_many(self, kk, vv):
