@@ -50,7 +50,8 @@ from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_
 from .models import FORM_COMPACT, FORM_CUBIC, FORM_LINEAR, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
-from .wide import NARROW_LINES, narrow, narrowed, prefetch_splitters, prefetch_window
+from .wide import (DEFER_CHUNK, NARROW_LINES, narrow, narrow_pass, narrowed, prefetch_splitters,
+                   prefetch_window)
 
 HEADER = 16
 (H_N, H_ROOT_FORM, H_ROOT_OFF, H_N_MID, H_MID_OFF, H_N_LEAVES, H_LEAF_OFF,
@@ -339,6 +340,8 @@ FENCE_STEPS = 6
 RING = 1 << ((3 + FENCE_STEPS) * LEAD).bit_length()
 #: a query's state in a batch: its window is to be narrowed (see :func:`narrow`)
 NARROWING = -2
+#: the deferred-query buffer of a batch that defers none (see :func:`bound_range`)
+_NONE = np.empty((3, 0), dtype=np.int64)
 #: queries per task of the parallel batch kernel
 CHUNK = 4096
 
@@ -357,14 +360,6 @@ def has_fences(p):
     w = np.int64(p[H_LEAF_W])
     end = np.int64(p[H_LEAF_OFF]) + np.int64(p[H_N_LEAVES]) * w
     return p.shape[0] > end + (w if np.int64(p[H_LEAF_FORM]) == FORM_COMPACT else 0)
-
-
-@njit(cache=True, inline="always")
-def stepped(p):
-    """Does a batch over blob ``p`` take steps after the window step: fence descents
-    (:func:`has_fences`) or narrowing (header field ``narrowing steps``, see
-    :func:`narrow`; 0 in a blob written before it existed, which then never narrows)?"""
-    return has_fences(p) or p[H_NARROW] > 0
 
 
 @njit(cache=True, inline="always")
@@ -390,45 +385,53 @@ def pipelined_levels(p):
 def bound_range(keys, p, qs, out, start, stop, right, kind):
     """Bounds of ``qs[start:stop]`` into ``out``: :func:`_bound_pipeline` compiled with
     the network root only for indexes that have one (see :func:`evaluate`), and with
-    the steps after the window step only for indexes that may take them (see
-    :func:`stepped`; without them, a lookup at 10**7 keys takes a few ns less)."""
+    the steps after the window step only for indexes with fence leaves. An index
+    whose wide windows are narrowed (header field ``narrowing steps``) defers those queries, chunk
+    by chunk, to a pass of their own (:func:`.wide.narrow_pass`), so that the
+    others take no steps (at 10**7 keys, 7-12% faster on ``wiki`` and ``osm`` than
+    steps in the one pipeline, see ``docs/tuning.md``)."""
     if has_network(p):
-        _bound_pipeline(keys, p, qs, out, start, stop, right, kind, True, True)
-    elif stepped(p):
-        _bound_pipeline(keys, p, qs, out, start, stop, right, kind, False, True)
+        _bound_pipeline(keys, p, qs, out, start, stop, right, kind, True, True, False, _NONE)
+    elif has_fences(p):
+        _bound_pipeline(keys, p, qs, out, start, stop, right, kind, False, True, False, _NONE)
+    elif p[H_NARROW] > 0:
+        steps = min(np.int64(p[H_NARROW]), FENCE_STEPS)
+        dq = np.empty((3, min(DEFER_CHUNK, max(stop - start, 1))), dtype=np.int64)
+        for a in range(start, stop, DEFER_CHUNK):
+            m = _bound_pipeline(keys, p, qs, out, a, min(a + DEFER_CHUNK, stop), right, kind,
+                                False, False, True, dq)
+            narrow_pass(keys, qs, out, dq[0], dq[1], dq[2], m, steps, right, kind)
     else:
-        _bound_pipeline(keys, p, qs, out, start, stop, right, kind, False, False)
+        _bound_pipeline(keys, p, qs, out, start, stop, right, kind, False, False, False, _NONE)
 
 
 @njit(cache=True, inline="always")
-def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_on):
-    """Bounds of ``qs[start:stop]`` into ``out``, as a software pipeline.
+def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_on, defer,
+                    deferred):
+    """Bounds of ``qs[start:stop]`` into ``out``, as a software pipeline
+    (``docs/design.md``, "Batches are latency-bound").
 
-    A lookup is a chain of steps, each waiting on memory the step before
-    asked for: evaluate the root and prefetch the middle record; evaluate it
-    and prefetch the leaf record; compute the window and prefetch its keys
-    (or, for a fence leaf, its root node); search. A 2-stage index passes
-    its leaf on at the second step. Iteration ``i`` takes step ``s`` of query
-    ``i - s * LEAD``, so that each query's data has ``LEAD`` iterations to
-    arrive and the memory system always has the misses of many queries in
-    flight. At 10**7 keys this is about 1.5x faster than descending groups
-    of queries together, which wait at every step for the group's slowest
-    miss. A fence leaf's query descends one level per step instead of
-    searching, for up to :func:`pipelined_levels` steps (then finishes
-    its descent), and is searched at the step after its window is known.
-    A window of more than :data:`PREFETCH_LINES` lines is narrowed one step at
-    a time (:func:`narrow`) and prefetched whole once narrow enough.
-    ``steps_on=False`` (a compile-time constant) leaves all steps after the
-    window step out: a fence leaf's marked width then gives an empty window,
-    which :func:`.search.settle` still makes exact, and wide windows are
-    prefetched whole (or their ends and middle) and searched at once.
+    A lookup is a chain of steps, each waiting on memory the step before asked
+    for: the root (prefetch the middle record), the middle record (prefetch the
+    leaf record), the leaf (prefetch the window, or a fence leaf's root node),
+    the search. Iteration ``i`` takes step ``s`` of query ``i - s * LEAD``, so
+    each query's data has ``LEAD`` iterations to arrive while the misses of
+    many queries are in flight. After the window step, with ``steps_on``, a
+    fence leaf's query descends a level per step (up to :func:`pipelined_levels`,
+    then finishes its descent) and a window wider than ``PREFETCH_LINES`` lines
+    is narrowed a step at a time (:func:`narrow`). Without them (compile-time
+    ``steps_on=False``), a fence leaf's marked width gives an empty window that
+    :func:`.search.settle` still makes exact, and a wide window is searched at
+    once; or, with ``defer`` (also constant), its query and window are written
+    to the rows of ``deferred`` and left unanswered (see :func:`bound_range`).
+    Returns the number of deferred queries.
     """
     pu, pi, pf = _views(p)
     lay = layout(p)
     n = keys.shape[0]
     if n == 0:
         out[start:stop] = 0
-        return
+        return 0
     kbu, kbf = key_bits(keys[0])
     first = keys[0]
     last = keys[n - 1]
@@ -447,6 +450,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
                                             # NARROWING: window to narrow
     steps = pipelined_steps(p) + 1 if steps_on else 1
     per_line = keys_per_line(keys.itemsize)
+    m = 0
     for i in range(start, stop + (2 + steps) * LEAD):
         if i < stop:
             q = qs[i]
@@ -487,6 +491,10 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
                 if steps_on and steps > 1 and narrowed(hi[t] - a, per_line):
                     level[t] = NARROWING
                     prefetch_splitters(keys, a, hi[t], per_line)
+                elif defer and narrowed(hi[t] - a, per_line):
+                    deferred[0, m], deferred[1, m], deferred[2, m] = j, a, hi[t]
+                    m += 1
+                    rec[t] = -1
                 else:
                     level[t] = -1
                     prefetch_window(keys, a, hi[t])
@@ -523,6 +531,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
                 else:
                     lo[t], hi[t] = fence_final(p, f, a)
                     prefetch_window(keys, lo[t], hi[t])
+    return m
 
 
 @njit(cache=True, nogil=True)

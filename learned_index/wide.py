@@ -4,7 +4,10 @@ A window of up to :data:`PREFETCH_LINES` lines is prefetched whole, so that
 its misses overlap; a wider one is *narrowed* first, one k-ary step over the
 keys themselves per stage of the pipeline (see :func:`.rmi._bound_pipeline`),
 until it is that narrow. Nothing is stored for it: the steps a batch takes
-are a header field of the blob (see :func:`.train.narrowing_steps`).
+are a header field of the blob (see :func:`.train.narrowing_steps`). In an
+index without fence leaves, a batch sets its wide-window queries aside and
+narrows them in a pass of their own (:func:`narrow_pass`), so that the
+others take no steps.
 """
 import numpy as np
 from numba import njit
@@ -116,3 +119,44 @@ def narrow(keys, q, lo, hi, right, per_line):
         a = s + 1
         s += st
     return a, min(s, hi)
+
+
+#: queries per chunk of a batch whose wide windows are searched in a pass of their own
+DEFER_CHUNK = 4096
+#: queries between consecutive steps of a query in that pass (as :data:`.rmi.LEAD`; 12 was
+#: no faster)
+DEFER_LEAD = 8
+
+
+@njit(cache=True, inline="always")
+def narrow_pass(keys, qs, out, dq, dlo, dhi, m, steps, right, kind):
+    """Answer the queries ``qs[dq[:m]]`` whose windows ``[dlo, dhi]`` are wide, into ``out``.
+
+    A software pipeline of its own: query ``t`` has its splitters prefetched at
+    iteration ``t``, is narrowed (:func:`narrow`) at each of up to ``steps``
+    later steps, each :data:`DEFER_LEAD` iterations apart, with the next
+    splitters or the piece prefetched, and is searched at the step after.
+    Every query of this pass takes the same path, so it runs without the
+    mispredicted branches of wide windows mixed with narrow ones. O(m * steps).
+    """
+    per_line = keys_per_line(keys.itemsize)
+    piece = NARROW_LINES * per_line
+    for i in range(m + (steps + 1) * DEFER_LEAD):
+        if i < m:
+            prefetch_splitters(keys, dlo[i], dhi[i], per_line)
+        for s in range(steps):
+            t = i - (s + 1) * DEFER_LEAD
+            if 0 <= t < m and dlo[t] >= 0:
+                a, b = narrow(keys, qs[dq[t]], dlo[t], dhi[t], right, per_line)
+                if s < steps - 1 and b - a > piece:
+                    prefetch_splitters(keys, a, b, per_line)
+                    dlo[t], dhi[t] = a, b
+                else:
+                    prefetch_window(keys, a, b)
+                    dlo[t], dhi[t] = -1 - a, b      # narrowed: no more steps
+        t = i - (steps + 1) * DEFER_LEAD
+        if 0 <= t < m:
+            lo = dlo[t] if dlo[t] >= 0 else -1 - dlo[t]
+            q = qs[dq[t]]
+            r = _search.in_window(keys, q, lo, dhi[t], lo, kind, right)
+            out[dq[t]] = _search.settle(keys, q, r, right)

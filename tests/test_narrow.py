@@ -57,8 +57,7 @@ def test_narrow_keeps_the_answer(right):
 def test_build_writes_the_narrowing_steps():
     """The header field is the fewest steps after which the leaves whose windows need
     more hold at most NARROW_SHARE of the keys; fence leaves (whose windows come from
-    their fences) need none. ``stepped`` is true exactly where fences or narrowing
-    steps are."""
+    their fences) need none."""
     keys = step_keys(np.uint64)
     rng = np.random.default_rng(9)
     smooth = np.sort(rng.integers(0, 2**40, 30_000, dtype=np.uint64))
@@ -76,7 +75,6 @@ def test_build_writes_the_narrowing_steps():
         want = min(s for s in range(need.max() + 1)
                    if held[need > s].sum() <= train.NARROW_SHARE * k.size)
         assert idx.model_[rmi.H_NARROW] == want, kw
-        assert rmi.stepped(idx.model_) == (rmi.has_fences(idx.model_) or want > 0), kw
         fields.append(want)
     assert max(fields) > 1 and min(fields) == 0                 # the cases cover both
 
@@ -119,3 +117,31 @@ def test_narrowing_field_sets_speed_not_answers():
                 out = np.empty(q.size, dtype=np.int64)
                 rmi.bound_many(idx.keys_, p, q, out, right, idx._kind)
                 assert np.array_equal(out, np.searchsorted(keys, q, side=side)), (kw, field)
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
+def test_deferred_wide_windows_exact_across_chunks(dtype):
+    """An index that narrows (and has no fence leaves) answers its wide-window queries
+    in a pass of their own, chunk by chunk: exact for batches shorter than a chunk,
+    of one chunk, across chunk ends, and for chunks with no wide window or only
+    wide ones."""
+    keys = step_keys(dtype)
+    idx = build(keys, stages=("linear", "linear"), n_leaves=3)
+    p = idx.model_
+    assert p[rmi.H_NARROW] > 0 and not rmi.has_fences(p)
+    rng = np.random.default_rng(11)
+    q = _coerce.frozen(np.concatenate([keys[rng.integers(0, keys.size, 30_000)],
+                                       probe_queries(keys)]))
+    win = np.empty((q.size, 3), dtype=np.int64)
+    rmi.windows_many(idx.keys_, p, q, win, False)
+    wide_q = wide.narrowed(win[:, 2] - win[:, 1], fences.keys_per_line(keys.itemsize))
+    assert wide_q.any() and not wide_q.all()
+    c = wide.DEFER_CHUNK
+    batches = [q[:c - 1], q[:c], q[:c + 1], q[:3 * c + 7], q,
+               _coerce.frozen(np.concatenate([q[~wide_q][:c], q[wide_q][:c], q[~wide_q][:c]]))]
+    for b in batches:
+        for right, side in ((False, "left"), (True, "right")):
+            ref = np.searchsorted(keys, b, side=side)
+            out = np.full(b.size, -1, dtype=np.int64)
+            rmi.bound_many(idx.keys_, p, b, out, right, idx._kind)
+            assert np.array_equal(out, ref), (b.size, right)
