@@ -386,10 +386,11 @@ def bound_range(keys, p, qs, out, start, stop, right, kind):
     """Bounds of ``qs[start:stop]`` into ``out``: :func:`_bound_pipeline` compiled with
     the network root only for indexes that have one (see :func:`evaluate`), and with
     the steps after the window step only for indexes with fence leaves. An index
-    whose wide windows are narrowed (header field ``narrowing steps``) defers those queries, chunk
-    by chunk, to a pass of their own (:func:`.wide.narrow_pass`), so that the
-    others take no steps (at 10**7 keys, 7-12% faster on ``wiki`` and ``osm`` than
-    steps in the one pipeline, see ``docs/tuning.md``)."""
+    whose wide windows are narrowed (header field ``narrowing steps``) defers
+    those queries, chunk by chunk, to a pass of their own
+    (:func:`.wide.narrow_pass`), so that the others take no steps (at 10**7
+    keys, 7-12% faster on ``wiki`` and ``osm`` than steps in the one pipeline,
+    see ``docs/tuning.md``)."""
     if has_network(p):
         _bound_pipeline(keys, p, qs, out, start, stop, right, kind, True, True, False, _NONE)
     elif has_fences(p):

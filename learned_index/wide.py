@@ -136,8 +136,7 @@ def narrow_pass(keys, qs, out, dq, dlo, dhi, m, steps, right, kind):
     iteration ``t``, is narrowed (:func:`narrow`) at each of up to ``steps``
     later steps, each :data:`DEFER_LEAD` iterations apart, with the next
     splitters or the piece prefetched, and is searched at the step after.
-    Every query of this pass takes the same path, so it runs without the
-    mispredicted branches of wide windows mixed with narrow ones. O(m * steps).
+    Every query of this pass takes the same path. O(m * steps).
     """
     per_line = keys_per_line(keys.itemsize)
     piece = NARROW_LINES * per_line
