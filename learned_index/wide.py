@@ -145,17 +145,17 @@ def narrow_pass(keys, qs, out, dq, dlo, dhi, m, steps, right, kind):
             prefetch_splitters(keys, dlo[i], dhi[i], per_line)
         for s in range(steps):
             t = i - (s + 1) * DEFER_LEAD
-            if 0 <= t < m and dlo[t] >= 0:
+            # every window set aside is wider than a piece; one a step left at most a
+            # piece wide (or the last step) has its keys prefetched and takes no more
+            if 0 <= t < m and dhi[t] - dlo[t] > piece:
                 a, b = narrow(keys, qs[dq[t]], dlo[t], dhi[t], right, per_line)
+                dlo[t], dhi[t] = a, b
                 if s < steps - 1 and b - a > piece:
                     prefetch_splitters(keys, a, b, per_line)
-                    dlo[t], dhi[t] = a, b
                 else:
                     prefetch_window(keys, a, b)
-                    dlo[t], dhi[t] = -1 - a, b      # narrowed: no more steps
         t = i - (steps + 1) * DEFER_LEAD
         if 0 <= t < m:
-            lo = dlo[t] if dlo[t] >= 0 else -1 - dlo[t]
             q = qs[dq[t]]
-            r = _search.in_window(keys, q, lo, dhi[t], lo, kind, right)
+            r = _search.in_window(keys, q, dlo[t], dhi[t], dlo[t], kind, right)
             out[dq[t]] = _search.settle(keys, q, r, right)
