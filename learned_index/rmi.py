@@ -50,8 +50,7 @@ from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_
 from .models import FORM_COMPACT, FORM_CUBIC, FORM_LINEAR, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
-from .wide import (DEFER_CHUNK, NARROW_LINES, narrow, narrow_pass, narrowed, prefetch_splitters,
-                   prefetch_window)
+from .wide import DEFER_CHUNK, narrow_pass, narrowed, prefetch_window
 
 HEADER = 16
 (H_N, H_ROOT_FORM, H_ROOT_OFF, H_N_MID, H_MID_OFF, H_N_LEAVES, H_LEAF_OFF,
@@ -338,10 +337,6 @@ FENCE_STEPS = 6
 #: slots of a batch's ring of queries in flight: a power of 2 above ``(3 + FENCE_STEPS) * LEAD``,
 #: the iterations a query stays in flight at most (128; a smaller ring would mix queries up)
 RING = 1 << ((3 + FENCE_STEPS) * LEAD).bit_length()
-#: a query's state in a batch: its window is to be narrowed (see :func:`narrow`)
-NARROWING = -2
-#: the deferred-query buffer of a batch that defers none (see :func:`bound_range`)
-_NONE = np.empty((3, 0), dtype=np.int64)
 #: queries per task of the parallel batch kernel
 CHUNK = 4096
 
@@ -363,15 +358,6 @@ def has_fences(p):
 
 
 @njit(cache=True, inline="always")
-def pipelined_steps(p):
-    """Steps a batch over blob ``p`` pipelines after the window step and before the
-    last: the deeper of its fence levels and its narrowing steps, at most
-    :data:`FENCE_STEPS`."""
-    d = pipelined_levels(p) if has_fences(p) else np.int64(0)
-    return max(d, min(np.int64(p[H_NARROW]), FENCE_STEPS))
-
-
-@njit(cache=True, inline="always")
 def pipelined_levels(p):
     """Fence levels a batch pipelines for blob ``p``: its deepest fence leaf's levels
     (header field ``fence depth``, written by the build), at most :data:`FENCE_STEPS`.
@@ -385,29 +371,31 @@ def pipelined_levels(p):
 def bound_range(keys, p, qs, out, start, stop, right, kind):
     """Bounds of ``qs[start:stop]`` into ``out``: :func:`_bound_pipeline` compiled with
     the network root only for indexes that have one (see :func:`evaluate`), and with
-    the steps after the window step only for indexes with fence leaves. An index
-    whose wide windows are narrowed (header field ``narrowing steps``) defers
-    those queries, chunk by chunk, to a pass of their own
-    (:func:`.wide.narrow_pass`), so that the others take no steps (at 10**7
-    keys, 7-12% faster on ``wiki`` and ``osm`` than steps in the one pipeline,
-    see ``docs/tuning.md``)."""
-    if has_network(p):
-        _bound_pipeline(keys, p, qs, out, start, stop, right, kind, True, True, False, _NONE)
-    elif has_fences(p):
-        _bound_pipeline(keys, p, qs, out, start, stop, right, kind, False, True, False, _NONE)
-    elif p[H_NARROW] > 0:
-        steps = min(np.int64(p[H_NARROW]), FENCE_STEPS)
-        dq = np.empty((3, min(DEFER_CHUNK, max(stop - start, 1))), dtype=np.int64)
-        for a in range(start, stop, DEFER_CHUNK):
-            m = _bound_pipeline(keys, p, qs, out, a, min(a + DEFER_CHUNK, stop), right, kind,
-                                False, False, True, dq)
-            narrow_pass(keys, qs, out, dq[0], dq[1], dq[2], m, steps, right, kind)
-    else:
-        _bound_pipeline(keys, p, qs, out, start, stop, right, kind, False, False, False, _NONE)
+    the fence steps only for indexes that may have fence leaves. An index whose wide
+    windows are narrowed (header field ``narrowing steps``) takes its queries in
+    chunks of :data:`.wide.DEFER_CHUNK`; each chunk's wide-window queries are set
+    aside and narrowed in a pass of their own (:func:`.wide.narrow_pass`), so
+    that the others take no steps (at 10**7 keys, 7-12% faster on ``wiki`` and
+    ``osm`` than steps in the one pipeline, see ``docs/tuning.md``)."""
+    steps = min(np.int64(p[H_NARROW]), FENCE_STEPS)
+    defer = steps > 0
+    chunk = DEFER_CHUNK if defer else max(stop - start, 1)
+    dq = np.empty((3, min(chunk, max(stop - start, 1)) if defer else 0), dtype=np.int64)
+    network = has_network(p)
+    fenced = has_fences(p)
+    for a in range(start, stop, chunk):
+        b = min(a + chunk, stop)
+        if network:
+            m = _bound_pipeline(keys, p, qs, out, a, b, right, kind, True, True, defer, dq)
+        elif fenced:
+            m = _bound_pipeline(keys, p, qs, out, a, b, right, kind, False, True, defer, dq)
+        else:
+            m = _bound_pipeline(keys, p, qs, out, a, b, right, kind, False, False, defer, dq)
+        narrow_pass(keys, qs, out, dq[0], dq[1], dq[2], m, steps, right, kind)
 
 
 @njit(cache=True, inline="always")
-def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_on, defer,
+def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced, defer,
                     deferred):
     """Bounds of ``qs[start:stop]`` into ``out``, as a software pipeline
     (``docs/design.md``, "Batches are latency-bound").
@@ -417,15 +405,14 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
     leaf record), the leaf (prefetch the window, or a fence leaf's root node),
     the search. Iteration ``i`` takes step ``s`` of query ``i - s * LEAD``, so
     each query's data has ``LEAD`` iterations to arrive while the misses of
-    many queries are in flight. After the window step, with ``steps_on``, a
-    fence leaf's query descends a level per step (up to :func:`pipelined_levels`,
-    then finishes its descent) and a window wider than ``PREFETCH_LINES`` lines
-    is narrowed a step at a time (:func:`narrow`). Without them (compile-time
-    ``steps_on=False``), a fence leaf's marked width gives an empty window that
-    :func:`.search.settle` still makes exact, and a wide window is searched at
-    once; or, with ``defer`` (also constant), its query and window are written
-    to the rows of ``deferred`` and left unanswered (see :func:`bound_range`).
-    Returns the number of deferred queries.
+    many queries are in flight. After the window step, with ``fenced``
+    (compile-time), a fence leaf's query descends a level per step (up to
+    :func:`pipelined_levels`, then finishes its descent). Without it, a fence
+    leaf's marked width gives an empty window that :func:`.search.settle`
+    still makes exact. A window of more than ``PREFETCH_LINES`` lines is
+    searched at once; or, with ``defer``, its query and window are written to
+    the rows of ``deferred`` and left unanswered, for :func:`.wide.narrow_pass`
+    (see :func:`bound_range`). Returns the number of deferred queries.
     """
     pu, pi, pf = _views(p)
     lay = layout(p)
@@ -448,8 +435,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
     hi = np.empty(RING, dtype=np.int64)
     area = np.empty(RING, dtype=np.int64)   # fence area
     level = np.empty(RING, dtype=np.int64)  # fence level to descend next; -1: window known
-                                            # NARROWING: window to narrow
-    steps = pipelined_steps(p) + 1 if steps_on else 1
+    steps = 1 + (pipelined_levels(p) if fenced and has_fences(p) else 0)
     per_line = keys_per_line(keys.itemsize)
     m = 0
     for i in range(start, stop + (2 + steps) * LEAD):
@@ -480,7 +466,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
             t = j & mask
             o = rec[t]
             width = leaf_width(pi, form, o)
-            if steps_on and width == FENCE_MARK:
+            if fenced and width == FENCE_MARK:
                 f = fence_area(p, pu, form, o)
                 area[t] = f
                 level[t], lo[t], hi[t] = fence_begin(p, f)
@@ -489,10 +475,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
                 a = leaf_position(p, pu, pi, pf, form, o, qs[j], n)
                 lo[t] = a
                 hi[t] = min(a + width, n)
-                if steps_on and steps > 1 and narrowed(hi[t] - a, per_line):
-                    level[t] = NARROWING
-                    prefetch_splitters(keys, a, hi[t], per_line)
-                elif defer and narrowed(hi[t] - a, per_line):
+                if defer and narrowed(hi[t] - a, per_line):
                     deferred[0, m], deferred[1, m], deferred[2, m] = j, a, hi[t]
                     m += 1
                     rec[t] = -1
@@ -504,17 +487,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, steps_o
             if start <= j < stop and rec[j & mask] >= 0:
                 t = j & mask
                 q = qs[j]
-                if steps_on and level[t] == NARROWING:
-                    lo[t], hi[t] = narrow(keys, q, lo[t], hi[t], right, per_line)
-                    if s < steps - 1:       # not the last step: prefetch, go on next step
-                        if hi[t] - lo[t] > NARROW_LINES * per_line:
-                            prefetch_splitters(keys, lo[t], hi[t], per_line)
-                        else:
-                            level[t] = -1
-                            prefetch_window(keys, lo[t], hi[t])
-                        continue
-                    level[t] = -1
-                if not steps_on or level[t] < 0:    # window known: search, done
+                if not fenced or level[t] < 0:      # window known: search, done
                     r = _search.in_window(keys, q, lo[t], hi[t], lo[t], kind, right)
                     out[j] = _search.settle(keys, q, r, right)
                     rec[t] = -1

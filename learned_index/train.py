@@ -421,8 +421,9 @@ def narrowing_steps(p, starts, itemsize):
     windows of all but :data:`NARROW_SHARE` of the keys (see :func:`.wide.narrow`).
     A fence leaf's marked width (-1) needs none.
 
-    Steps cost every query of a batch a little; the few wider windows are
-    narrowed as far as these steps go, then searched.
+    Each step costs every query a batch sets aside for narrowing a stage of
+    :func:`.wide.narrow_pass`; the few wider windows are narrowed as far as
+    these steps go, then searched.
     """
     _, widths = rmi.leaf_records(p)
     # steps never fall as the width grows: the steps of the 1% width are the field

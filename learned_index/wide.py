@@ -1,13 +1,12 @@
 """Wide windows: what a batch lookup does with a window of many cache lines of keys.
 
 A window of up to :data:`PREFETCH_LINES` lines is prefetched whole, so that
-its misses overlap; a wider one is *narrowed* first, one k-ary step over the
-keys themselves per stage of the pipeline (see :func:`.rmi._bound_pipeline`),
-until it is that narrow. Nothing is stored for it: the steps a batch takes
-are a header field of the blob (see :func:`.train.narrowing_steps`). In an
-index without fence leaves, a batch sets its wide-window queries aside and
-narrows them in a pass of their own (:func:`narrow_pass`), so that the
-others take no steps.
+its misses overlap; a batch sets a wider one aside (see
+:func:`.rmi.bound_range`) and *narrows* it in a pass of its own
+(:func:`narrow_pass`), one k-ary step over the keys themselves per stage of
+that pass's pipeline, until it is that narrow. Nothing is stored for it: the
+steps a batch takes are a header field of the blob (see
+:func:`.train.narrowing_steps`).
 """
 import numpy as np
 from numba import njit
@@ -128,7 +127,7 @@ DEFER_CHUNK = 4096
 DEFER_LEAD = 8
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def narrow_pass(keys, qs, out, dq, dlo, dhi, m, steps, right, kind):
     """Answer the queries ``qs[dq[:m]]`` whose windows ``[dlo, dhi]`` are wide, into ``out``.
 

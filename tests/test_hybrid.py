@@ -149,7 +149,7 @@ def test_fence_steps_compiled_only_where_fences_may_be():
         for right, side in ((False, "left"), (True, "right")):
             out = np.empty(q.size, dtype=np.int64)
             rmi._bound_pipeline(keys, fenced.model_, q, out, 0, q.size, right,
-                                fenced._kind, False, False, False, rmi._NONE)
+                                fenced._kind, False, False, False, np.empty((3, 0), np.int64))
             assert np.array_equal(out, np.searchsorted(keys, q, side=side))
 
 

@@ -119,16 +119,25 @@ def test_narrowing_field_sets_speed_not_answers():
                 assert np.array_equal(out, np.searchsorted(keys, q, side=side)), (kw, field)
 
 
+DEFERRING = [{"stages": ("linear", "linear"), "n_leaves": 3},
+             {"stages": ("linear", "linear"), "n_leaves": 10, "max_window": 1024},
+             {"stages": ("mlp", "linear"), "n_leaves": 3},
+             {"stages": ("mlp", "linear"), "n_leaves": 10, "max_window": 1024}]
+
+
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=DT_IDS)
-def test_deferred_wide_windows_exact_across_chunks(dtype):
-    """An index that narrows (and has no fence leaves) answers its wide-window queries
-    in a pass of their own, chunk by chunk: exact for batches shorter than a chunk,
-    of one chunk, across chunk ends, and for chunks with no wide window or only
-    wide ones."""
+@pytest.mark.parametrize("kw", DEFERRING, ids=["plain", "fences", "network", "network+fences"])
+def test_deferred_wide_windows_exact_across_chunks(dtype, kw):
+    """Every batch pipeline of an index that narrows (with fence leaves or without, with
+    the network root or without) answers its wide-window queries in a pass of their
+    own, chunk by chunk: exact for batches shorter than a chunk, of one chunk, across
+    chunk ends, and for chunks with no wide window or only wide ones."""
     keys = step_keys(dtype)
-    idx = build(keys, stages=("linear", "linear"), n_leaves=3)
+    idx = build(keys, **kw)
     p = idx.model_
-    assert p[rmi.H_NARROW] > 0 and not rmi.has_fences(p)
+    assert p[rmi.H_NARROW] > 0
+    assert rmi.has_fences(p) == ("max_window" in kw)
+    assert rmi.has_network(p) == (kw["stages"][0] == "mlp")
     rng = np.random.default_rng(11)
     q = _coerce.frozen(np.concatenate([keys[rng.integers(0, keys.size, 30_000)],
                                        probe_queries(keys)]))
