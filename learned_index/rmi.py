@@ -380,7 +380,7 @@ def bound_range(keys, p, qs, out, start, stop, right, kind):
     steps = min(np.int64(p[H_NARROW]), FENCE_STEPS)
     defer = steps > 0
     chunk = DEFER_CHUNK if defer else max(stop - start, 1)
-    dq = np.empty((3, min(chunk, max(stop - start, 1)) if defer else 0), dtype=np.int64)
+    dq = np.empty((3, min(chunk, stop - start) if defer else 0), dtype=np.int64)
     network = has_network(p)
     fenced = has_fences(p)
     for a in range(start, stop, chunk):
