@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit, prange
 
 from learned_index import search as _search
+from learned_index._pointer import borrow
 from learned_index._prefetch import prefetch
 from learned_index.rmi import CHUNK           # queries per task of the parallel batch kernels
 from learned_index.search import before
@@ -191,6 +192,7 @@ def _pipeline(keys, seps, meta, qs, start, stop, out, right, kind, node_kind):
     system always has misses of many queries in flight (the learned index's
     batch kernel works the same way, see :func:`learned_index.rmi._bound_pipeline`).
     """
+    keys, seps, meta, qs, out = borrow(keys), borrow(seps), borrow(meta), borrow(qs), borrow(out)
     n = keys.shape[0]
     h, B, F, L = meta[M_H], meta[M_B], meta[M_F], meta[M_L]
     ring = 1

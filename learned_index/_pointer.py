@@ -22,3 +22,27 @@ def as_pointer(typingctx, addr, proto):
         return builder.inttoptr(args[0], context.get_value_type(ptr))
 
     return sig, codegen
+
+
+@intrinsic
+def borrow(typingctx, arr):
+    """``arr`` without its reference count: the same view, with no memory owner.
+
+    A kernel that hands an array to jitted code it calls (or that LLVM inlines
+    from such a call) increments and decrements the array's reference count
+    around each call, and on x86 each of those is a ``lock``-prefixed
+    instruction: a full memory barrier that no later load may pass, in the
+    middle of a loop built to keep many loads in flight. The borrowed view
+    has no owner, so those calls do nothing. The caller keeps ``arr`` alive
+    while the view is in use.
+    """
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ary.meminfo = context.get_constant_null(types.MemInfoPointer(types.voidptr))
+        ary.parent = context.get_constant_null(types.pyobject)
+        return ary._getvalue()
+
+    return arr(arr), codegen

@@ -43,7 +43,7 @@ from numba import carray, njit, prange
 
 from . import compact
 from . import search as _search
-from ._pointer import as_pointer
+from ._pointer import as_pointer, borrow
 from ._prefetch import prefetch
 from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_step,
                      fence_window, keys_per_line, prefetch_fence_node)
@@ -377,6 +377,7 @@ def bound_range(keys, p, qs, out, start, stop, right, kind):
     aside and narrowed in a pass of their own (:func:`.wide.narrow_pass`), so
     that the others take no steps (at 10**7 keys, 7-12% faster on ``wiki`` and
     ``osm`` than steps in the one pipeline, see ``docs/tuning.md``)."""
+    keys, p, qs, out = borrow(keys), borrow(p), borrow(qs), borrow(out)
     steps = min(np.int64(p[H_NARROW]), FENCE_STEPS)
     defer = steps > 0
     chunk = DEFER_CHUNK if defer else max(stop - start, 1)

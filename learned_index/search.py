@@ -14,6 +14,8 @@ same last-mile cost (as in SOSD).
 import numpy as np
 from numba import njit
 
+from ._select import select
+
 BINARY = 0
 BRANCHLESS = 1
 EXPONENTIAL = 2
@@ -51,9 +53,9 @@ def branchless(keys, q, lo, hi, right):
     base = lo
     while n > 1:
         half = n >> 1
-        base = base + half if before(keys[base + half], q, right) else base
+        base = select(before(keys[base + half], q, right), base + half, base)
         n -= half
-    return base + (1 if before(keys[base], q, right) else 0)
+    return select(before(keys[base], q, right), base + 1, base)
 
 
 @njit(cache=True)
