@@ -1,10 +1,11 @@
-"""Arrays from addresses inside jitted code, for the scalar fast path.
+"""Arrays without owners inside jitted code: from addresses, and borrowed views.
 
 Unboxing a numpy array argument costs a jitted entry point about 30 ns,
 unboxing an int about 8: a scalar lookup that receives its arrays as
 ``(address, length)`` pairs and rebuilds them with ``numba.carray`` is
-measurably cheaper per Python call. The caller must keep the arrays alive
-for as long as it uses their addresses.
+measurably cheaper per Python call (:func:`as_pointer`). A batch kernel
+borrows its arrays (:func:`borrow`) so that its loop counts no references.
+Either way the caller must keep the arrays alive while they are in use.
 """
 from numba import types
 from numba.extending import intrinsic
