@@ -19,30 +19,29 @@ from learned_index._select import select
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 
 
-@njit(cache=False)
-def _lower_select(keys, qs, out):
-    for i in range(qs.shape[0]):
-        q = qs[i]
-        base = 0
-        n = keys.shape[0]
-        while n > 1:
-            half = n >> 1
-            base = select(keys[base + half] < q, base + half, base)
-            n -= half
-        out[i] = select(keys[base] < q, base + 1, base)
+@njit(cache=False, inline="always")
+def _ternary(c, a, b):
+    return a if c else b
 
 
-@njit(cache=False)
-def _lower_ternary(keys, qs, out):
-    for i in range(qs.shape[0]):
-        q = qs[i]
-        base = 0
-        n = keys.shape[0]
-        while n > 1:
-            half = n >> 1
-            base = base + half if keys[base + half] < q else base
-            n -= half
-        out[i] = base + 1 if keys[base] < q else base
+def _lower_with(choose):
+    """A batch of lower bounds by branch-free binary search, each step through ``choose``."""
+    @njit(cache=False)
+    def lower(keys, qs, out):
+        for i in range(qs.shape[0]):
+            q = qs[i]
+            base = 0
+            n = keys.shape[0]
+            while n > 1:
+                half = n >> 1
+                base = choose(keys[base + half] < q, base + half, base)
+                n -= half
+            out[i] = choose(keys[base] < q, base + 1, base)
+    return lower
+
+
+_lower_select = _lower_with(select)
+_lower_ternary = _lower_with(_ternary)
 
 
 @njit(cache=False)
