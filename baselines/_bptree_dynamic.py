@@ -36,6 +36,7 @@ from numba import njit, prange
 
 from learned_index.search import branchless
 
+from learned_index._pointer import borrow
 from learned_index._prefetch import prefetch
 
 from ._bptree_static import aligned_empty, fetch, in_block, in_node
@@ -184,7 +185,11 @@ def contains_one(lk, lc, ik, ic, isz, icnt, meta, kind, node_kind, q):
 def _group(lk, lc, ik, ic, isz, icnt, meta, qs, g0, g1, node, rank, slot, right, kind, node_kind):
     """Descend ``qs[g0:g1]`` together, level by level, prefetching each level's nodes
     for the whole group first (as the static tree does): fills ``node`` (the leaf),
-    ``rank`` and ``slot``."""
+    ``rank`` and ``slot``. Works on borrowed views (see :func:`learned_index._pointer.borrow`),
+    so that the node slices it counts over take no locked reference counts."""
+    lk, lc, ik, ic, isz, icnt, meta, qs = (borrow(lk), borrow(lc), borrow(ik), borrow(ic),
+                                           borrow(isz), borrow(icnt), borrow(meta), borrow(qs))
+    node, rank, slot = borrow(node), borrow(rank), borrow(slot)
     B = meta[NODE]
     m = g1 - g0
     for j in range(m):
