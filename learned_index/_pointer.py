@@ -35,7 +35,8 @@ def borrow(typingctx, arr):
     instruction: a full memory barrier that no later load may pass, in the
     middle of a loop built to keep many loads in flight. The borrowed view
     has no owner, so those calls do nothing. The caller keeps ``arr`` alive
-    while the view is in use.
+    while the view is in use, and the view never leaves the kernel that made
+    it (returned to Python, it would hold memory it does not own).
     """
     if not isinstance(arr, types.Array):
         return None

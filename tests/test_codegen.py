@@ -77,10 +77,10 @@ def test_select_compiles_to_conditional_moves():
 
 @njit(cache=False)
 def _double_through(a):
-    b = borrow(a)
+    b = borrow(a)                   # a borrowed view never leaves the kernel that made it
     for i in range(b.shape[0]):
         b[i] *= 2
-    return b
+    return b.sum()
 
 
 @njit(cache=False)
@@ -105,9 +105,9 @@ def _calls_with(a, own):
 
 def test_borrow_is_the_same_view():
     a = np.arange(10, dtype=np.int64)
-    b = _double_through(a)
+    total = _double_through(a)
     np.testing.assert_array_equal(a, np.arange(10) * 2)     # writes reach the caller's array
-    np.testing.assert_array_equal(b, a)
+    assert total == a.sum()                                  # and reads through the view see them
     m = np.arange(12.0).reshape(3, 4)[:, ::2]                 # a strided 2-D view
     total, rows, cols, stride = _sum_2d(m)
     assert (total, rows, cols, stride) == (m.sum(), 3, 2, m.strides[0])
