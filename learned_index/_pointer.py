@@ -6,9 +6,14 @@ unboxing an int about 8: a scalar lookup that receives its arrays as
 measurably cheaper per Python call (:func:`as_pointer`). A batch kernel
 borrows its arrays (:func:`borrow`) so that its loop counts no references.
 Either way the caller must keep the arrays alive while they are in use.
+Inside its loop, a kernel reads and writes at indices it knows to be in
+range with :func:`at` and :func:`put`, which leave out numba's negative-index
+wrap-around.
 """
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
+from numba.np.arrayobj import load_item, store_item
 
 
 @intrinsic
@@ -48,3 +53,45 @@ def borrow(typingctx, arr):
         return ary._getvalue()
 
     return arr(arr), codegen
+
+
+def _item_pointer(context, builder, signature, args):
+    """Pointer to ``args[0][args[1]]``, without wrap-around or bounds check."""
+    aryty, idxty = signature.args[0], signature.args[1]
+    ary = context.make_array(aryty)(context, builder, args[0])
+    idx = context.cast(builder, args[1], idxty, types.intp)
+    return cgutils.get_item_pointer(context, builder, aryty, ary, [idx], wraparound=False)
+
+
+@intrinsic
+def at(typingctx, arr, idx):
+    """``arr[idx]`` of a 1-d array, for an ``idx`` in ``[0, len(arr))``.
+
+    numba turns a signed index ``i`` into ``i + len(arr)`` where it is negative:
+    a compare, a conditional move and the array's length live in a register
+    (or reloaded from the stack) for every read. A kernel that knows its
+    index is in range reads through :func:`at` instead. Nothing is checked.
+    """
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ptr = _item_pointer(context, builder, signature, args)
+        return load_item(context, builder, signature.args[0], ptr)
+
+    return arr.dtype(arr, idx), codegen
+
+
+@intrinsic
+def put(typingctx, arr, idx, val):
+    """``arr[idx] = val`` for an ``idx`` in ``[0, len(arr))`` (see :func:`at`)."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ptr = _item_pointer(context, builder, signature, args)
+        v = context.cast(builder, args[2], signature.args[2], signature.args[0].dtype)
+        store_item(context, builder, signature.args[0], v, ptr)
+        return context.get_dummy_value()
+
+    return types.void(arr, idx, val), codegen

@@ -64,6 +64,23 @@ def keys_per_line(itemsize):
     return max(64 // itemsize, 2)
 
 
+def line_keys(keys):
+    """:func:`keys_per_line` for the key array ``keys`` (jitted): a compile-time
+    constant, so that stepping over lines is a shift, not a division."""
+    raise NotImplementedError("line_keys is only callable from jitted code")
+
+
+@overload(line_keys, inline="always")
+def _line_keys(keys):
+    if isinstance(keys, types.Array):
+        k = max(512 // keys.dtype.bitwidth, 2)     # as keys_per_line
+
+        def impl(keys):
+            return k
+        return impl
+    return None
+
+
 def fence_keys(max_window, itemsize):
     """``F`` for an index with ``max_window``: whole cache lines of keys, one per
     8 lines of ``max_window``, from 1 to :data:`MAX_SPAN_LINES` lines.

@@ -43,10 +43,10 @@ from numba import carray, njit, prange
 
 from . import compact
 from . import search as _search
-from ._pointer import as_pointer, borrow
+from ._pointer import as_pointer, at, borrow, put
 from ._prefetch import prefetch
 from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_step,
-                     fence_window, keys_per_line, prefetch_fence_node)
+                     fence_window, line_keys, prefetch_fence_node)
 from .models import FORM_COMPACT, FORM_CUBIC, FORM_LINEAR, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
@@ -431,23 +431,22 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced,
     leaf_w = lay[L_LEAF_W]
     form = lay[L_LEAF_FORM]
     mask = RING - 1
-    rec = np.empty(RING, dtype=np.int64)    # a record's offset; -1: answered by the range check
+    rec = np.full(RING, -1, dtype=np.int64)  # a record's offset; -1: no query in this step
     lo = np.empty(RING, dtype=np.int64)     # the window, or the fence node being descended
     hi = np.empty(RING, dtype=np.int64)
     area = np.empty(RING, dtype=np.int64)   # fence area
     level = np.empty(RING, dtype=np.int64)  # fence level to descend next; -1: window known
     steps = 1 + (pipelined_levels(p) if fenced and has_fences(p) else 0)
-    per_line = keys_per_line(keys.itemsize)
+    per_line = line_keys(keys)
     m = 0
     for i in range(start, stop + (2 + steps) * LEAD):
+        rec[i & mask] = -1
         if i < stop:
-            q = qs[i]
+            q = at(qs, i)
             if not _search.before(first, q, right):
-                rec[i & mask] = -1
-                out[i] = 0
+                put(out, i, 0)
             elif _search.before(last, q, right):
-                rec[i & mask] = -1
-                out[i] = n
+                put(out, i, n)
             else:
                 r = route_root(p, lay, kbu, kbf, q, network)
                 if n_mid > 0:
@@ -458,12 +457,12 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced,
                     prefetch_record(p, form, o)
                 rec[i & mask] = o
         j = i - LEAD
-        if n_mid > 0 and start <= j < stop and rec[j & mask] >= 0:
-            o = leaf_off + route_mid(p, pu, pi, lay, rec[j & mask], qs[j]) * leaf_w
+        if n_mid > 0 and rec[j & mask] >= 0:
+            o = leaf_off + route_mid(p, pu, pi, lay, rec[j & mask], at(qs, j)) * leaf_w
             rec[j & mask] = o
             prefetch_record(p, form, o)
         j -= LEAD
-        if start <= j < stop and rec[j & mask] >= 0:
+        if rec[j & mask] >= 0:
             t = j & mask
             o = rec[t]
             width = leaf_width(pi, form, o)
@@ -473,7 +472,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced,
                 level[t], lo[t], hi[t] = fence_begin(p, f)
                 prefetch_fence_node(p, f, level[t], lo[t], hi[t])
             else:
-                a = leaf_position(p, pu, pi, pf, form, o, qs[j], n)
+                a = leaf_position(p, pu, pi, pf, form, o, at(qs, j), n)
                 lo[t] = a
                 hi[t] = min(a + width, n)
                 if defer and narrowed(hi[t] - a, per_line):
@@ -485,12 +484,12 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced,
                     prefetch_window(keys, a, hi[t])
         for s in range(steps):
             j -= LEAD
-            if start <= j < stop and rec[j & mask] >= 0:
+            if rec[j & mask] >= 0:
                 t = j & mask
-                q = qs[j]
+                q = at(qs, j)
                 if not fenced or level[t] < 0:      # window known: search, done
                     r = _search.in_window(keys, q, lo[t], hi[t], lo[t], kind, right)
-                    out[j] = _search.settle(keys, q, r, right)
+                    put(out, j, _search.settle(keys, q, r, right))
                     rec[t] = -1
                     continue
                 f = area[t]

@@ -14,6 +14,7 @@ same last-mile cost (as in SOSD).
 import numpy as np
 from numba import njit
 
+from ._pointer import at
 from ._select import select
 
 BINARY = 0
@@ -37,7 +38,7 @@ def binary(keys, q, lo, hi, right):
     """Classic branchy binary search on ``[lo, hi)``. O(log(hi - lo))."""
     while lo < hi:
         mid = (lo + hi) >> 1
-        if before(keys[mid], q, right):
+        if before(at(keys, mid), q, right):
             lo = mid + 1
         else:
             hi = mid
@@ -53,9 +54,9 @@ def branchless(keys, q, lo, hi, right):
     base = lo
     while n > 1:
         half = n >> 1
-        base = select(before(keys[base + half], q, right), base + half, base)
+        base = select(before(at(keys, base + half), q, right), base + half, base)
         n -= half
-    return select(before(keys[base], q, right), base + 1, base)
+    return select(before(at(keys, base), q, right), base + 1, base)
 
 
 @njit(cache=True)
@@ -104,6 +105,6 @@ def settle(keys, q, r, right):
     search in a window that satisfies the index's error bounds.
     """
     n = keys.shape[0]
-    if (r > 0 and not before(keys[r - 1], q, right)) or (r < n and before(keys[r], q, right)):
+    if (r > 0 and not before(at(keys, r - 1), q, right)) or (r < n and before(at(keys, r), q, right)):
         return exponential(keys, q, np.int64(0), n, r, right)
     return r

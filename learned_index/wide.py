@@ -13,7 +13,7 @@ from numba import njit
 
 from . import search as _search
 from ._prefetch import prefetch
-from .fences import keys_per_line
+from .fences import line_keys
 
 #: windows of at most this many cache lines are prefetched whole
 PREFETCH_LINES = 16
@@ -28,7 +28,7 @@ def prefetch_window(keys, lo, hi):
     """
     prefetch(keys, max(lo - 1, 0))
     last = min(hi, keys.shape[0] - 1)
-    per_line = keys_per_line(keys.itemsize)
+    per_line = line_keys(keys)
     if last - lo < PREFETCH_LINES * per_line:
         for i in range(lo, last, per_line):
             prefetch(keys, i)
@@ -137,7 +137,7 @@ def narrow_pass(keys, qs, out, dq, dlo, dhi, m, steps, right, kind):
     splitters or the piece prefetched, and is searched at the step after.
     Every query of this pass takes the same path. O(m * steps).
     """
-    per_line = keys_per_line(keys.itemsize)
+    per_line = line_keys(keys)
     piece = NARROW_LINES * per_line
     for i in range(m + (steps + 1) * DEFER_LEAD):
         if i < m:

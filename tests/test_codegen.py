@@ -1,10 +1,13 @@
-"""Code-generation helpers of the kernels: ``_select.select`` and ``_pointer.borrow``.
+"""Code-generation helpers of the kernels: ``_select.select``, ``_pointer.borrow``,
+``_pointer.at`` and ``put``, ``fences.line_keys`` and the signed conversion of
+``models.common.key_delta``.
 
-Both change how a kernel is compiled, not what it computes: their values are
+Each changes how a kernel is compiled, not what it computes: their values are
 checked against plain Python, and ``select``'s conditional moves in the
-machine code (on x86-64, where the pass it defeats runs). What ``borrow``
-saves, the reference counts of ``rmi.bound_range``'s loop, shows only in the
-whole kernel (``docs/design.md``), whose exactness every index test checks.
+machine code (on x86-64, where the pass it defeats runs). What the others
+save (reference counts, negative-index fixes, a division, a conversion) shows
+only in the whole kernel (``docs/design.md``), whose exactness every index
+test checks.
 """
 import platform
 import re
@@ -13,8 +16,10 @@ import numpy as np
 import pytest
 from numba import njit
 
-from learned_index._pointer import borrow
+from learned_index._pointer import at, borrow, put
 from learned_index._select import select
+from learned_index.fences import keys_per_line, line_keys
+from learned_index.models.common import key_bits, key_delta
 
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 
@@ -112,3 +117,53 @@ def test_borrow_is_the_same_view():
     total, rows, cols, stride = _sum_2d(m)
     assert (total, rows, cols, stride) == (m.sum(), 3, 2, m.strides[0])
     assert _calls_with(a, True) == _calls_with(a, False) == a.sum()
+
+
+@njit(cache=False)
+def _shift_through(a, out):
+    for i in range(a.shape[0] - 1):
+        put(out, i, at(a, i + 1))
+    return at(a, 0)
+
+
+def test_at_and_put_read_and_write_like_indexing():
+    for dtype in (np.uint64, np.int32, np.float64, np.uint8):
+        a = np.arange(40, dtype=dtype)[::3]            # a strided view
+        out = np.zeros(a.shape[0], dtype=dtype)
+        assert _shift_through(a, out) == a[0]
+        np.testing.assert_array_equal(out[:-1], a[1:])
+        assert out[-1] == 0
+
+
+@njit(cache=False)
+def _per_line(a):
+    return line_keys(a)
+
+
+def test_line_keys_is_keys_per_line():
+    for dtype in (np.uint8, np.int16, np.int32, np.uint64, np.float32, np.float64):
+        a = np.zeros(3, dtype=dtype)
+        assert _per_line(a) == keys_per_line(a.itemsize)
+
+
+@njit(cache=False)
+def _deltas(qs, base):
+    bu, bf = key_bits(base)
+    out = np.empty(qs.shape[0])
+    for i in range(qs.shape[0]):
+        out[i] = key_delta(qs[i], bu, bf)
+    return out
+
+
+def test_key_delta_converts_exactly_on_both_sides_of_2_63():
+    """Offsets below 2**63 take the signed conversion, the rest the unsigned one:
+    both must give numpy's correctly rounded float64 of the exact offset."""
+    edges = [0, 1, 2**53 - 1, 2**53 + 1, 2**62 + 2**10 + 1, 2**63 - 1, 2**63, 2**63 + 1,
+             2**63 + 2**11 - 1, 2**64 - 1]
+    rng = np.random.default_rng(11)
+    d = np.concatenate([np.array(edges, dtype=np.uint64),
+                        rng.integers(0, 2**64 - 1, 1000, dtype=np.uint64, endpoint=True)])
+    got = _deltas(d, np.uint64(0))
+    np.testing.assert_array_equal(got, d.astype(np.float64))
+    base = np.uint64(2**64 - 1)                          # negative offsets: -(base - q)
+    np.testing.assert_array_equal(_deltas(d, base), -(base - d).astype(np.float64))
