@@ -34,8 +34,9 @@ import numpy as np
 from numba import njit, prange
 
 from learned_index import search as _search
-from learned_index._pointer import borrow
+from learned_index._pointer import at, borrow, put
 from learned_index._prefetch import prefetch
+from learned_index.fences import line_keys
 from learned_index.rmi import CHUNK           # queries per task of the parallel batch kernels
 from learned_index.search import before
 
@@ -171,7 +172,7 @@ def bound_one(keys, seps, meta, kind, node_kind, q, right):
 @njit(cache=True, inline="always")
 def fetch(a, lo, hi):
     """Prefetch ``a[lo:hi]``: every cache line up to :data:`FETCH_LINES`, else that many spread out."""
-    step = 64 // a.itemsize
+    step = line_keys(a)
     if hi - lo <= FETCH_LINES * step:
         for i in range(lo, hi, step):
             prefetch(a, i)
@@ -208,11 +209,11 @@ def _pipeline(keys, seps, meta, qs, start, stop, out, right, kind, node_kind):
             if j >= stop:
                 continue
             if lv == h:
-                out[j] = finish(keys, meta, qs[j], idx[j & mask] if h > 0 else 0, right, kind)
+                put(out, j, finish(keys, meta, at(qs, j), idx[j & mask] if h > 0 else 0, right, kind))
                 continue
             node = 0 if lv == 0 else idx[j & mask]
             off = meta[M_LEVELS + lv]
-            c = in_node(seps, qs[j], (off + node) * B, B, right, node_kind)
+            c = in_node(seps, at(qs, j), (off + node) * B, B, right, node_kind)
             child = min(node * F + c, meta[M_LEVELS + h + lv + 1] - 1)
             idx[j & mask] = child
             if lv + 1 < h:
