@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from . import search as _search
+from ._pointer import at, put
 from ._prefetch import prefetch
 from .fences import line_keys
 
@@ -114,7 +115,7 @@ def narrow(keys, q, lo, hi, right, per_line):
     st = _stride(lo, hi, per_line)
     a = lo
     s = lo + st
-    while s < hi and _search.before(keys[s], q, right):
+    while s < hi and _search.before(at(keys, s), q, right):
         a = s + 1
         s += st
     return a, min(s, hi)
@@ -147,7 +148,7 @@ def narrow_pass(keys, qs, out, dq, dlo, dhi, m, steps, right, kind):
             # every window set aside is wider than a piece; one a step left at most a
             # piece wide (or the last step) has its keys prefetched and takes no more
             if 0 <= t < m and dhi[t] - dlo[t] > piece:
-                a, b = narrow(keys, qs[dq[t]], dlo[t], dhi[t], right, per_line)
+                a, b = narrow(keys, at(qs, dq[t]), dlo[t], dhi[t], right, per_line)
                 dlo[t], dhi[t] = a, b
                 if s < steps - 1 and b - a > piece:
                     prefetch_splitters(keys, a, b, per_line)
@@ -155,6 +156,6 @@ def narrow_pass(keys, qs, out, dq, dlo, dhi, m, steps, right, kind):
                     prefetch_window(keys, a, b)
         t = i - (steps + 1) * DEFER_LEAD
         if 0 <= t < m:
-            q = qs[dq[t]]
+            q = at(qs, dq[t])
             r = _search.in_window(keys, q, dlo[t], dhi[t], dlo[t], kind, right)
-            out[dq[t]] = _search.settle(keys, q, r, right)
+            put(out, dq[t], _search.settle(keys, q, r, right))
