@@ -414,6 +414,11 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced,
     searched at once; or, with ``defer``, its query and window are written to
     the rows of ``deferred`` and left unanswered, for :func:`.wide.narrow_pass`
     (see :func:`bound_range`). Returns the number of deferred queries.
+
+    A ring slot's record is -1 when no query is at that step: before the
+    batch's first query, after its last, or once answered. :data:`RING` is
+    larger than the iterations a query stays in flight, so a step reads only
+    its slot, with no check of the batch's range.
     """
     pu, pi, pf = _views(p)
     lay = layout(p)
