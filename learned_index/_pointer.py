@@ -55,7 +55,7 @@ def borrow(typingctx, arr):
     return arr(arr), codegen
 
 
-def _item_pointer(context, builder, signature, args):
+def item_pointer(context, builder, signature, args):
     """Pointer to ``args[0][args[1]]``, without wrap-around or bounds check."""
     aryty, idxty = signature.args[0], signature.args[1]
     ary = context.make_array(aryty)(context, builder, args[0])
@@ -76,7 +76,7 @@ def at(typingctx, arr, idx):
         return None
 
     def codegen(context, builder, signature, args):
-        ptr = _item_pointer(context, builder, signature, args)
+        ptr = item_pointer(context, builder, signature, args)
         return load_item(context, builder, signature.args[0], ptr)
 
     return arr.dtype(arr, idx), codegen
@@ -89,7 +89,7 @@ def put(typingctx, arr, idx, val):
         return None
 
     def codegen(context, builder, signature, args):
-        ptr = _item_pointer(context, builder, signature, args)
+        ptr = item_pointer(context, builder, signature, args)
         v = context.cast(builder, args[2], signature.args[2], signature.args[0].dtype)
         store_item(context, builder, signature.args[0], v, ptr)
         return context.get_dummy_value()

@@ -58,7 +58,6 @@ FANOUT = 8
 MAX_SPAN_LINES = 16
 
 
-@njit(cache=True, inline="always")
 def keys_per_line(itemsize):
     """Keys of ``itemsize`` bytes per 64-byte cache line (at least 2)."""
     return max(64 // itemsize, 2)
@@ -73,7 +72,7 @@ def line_keys(keys):
 @overload(line_keys, inline="always")
 def _line_keys(keys):
     if isinstance(keys, types.Array):
-        k = max(512 // keys.dtype.bitwidth, 2)     # as keys_per_line
+        k = keys_per_line(keys.dtype.bitwidth // 8)
 
         def impl(keys):
             return k
