@@ -1,6 +1,6 @@
 """Code-generation helpers of the kernels: ``_select.select``, ``_pointer.borrow``,
-``_pointer.at`` and ``put``, ``fences.line_keys`` and the signed conversion of
-``models.common.key_delta``.
+``_pointer.at`` and ``put``, and ``fences.line_keys`` (``key_delta``'s signed
+conversion is checked with its other cases in ``test_models.py``).
 
 Each changes how a kernel is compiled, not what it computes: their values are
 checked against plain Python, and ``select``'s conditional moves in the
@@ -19,7 +19,6 @@ from numba import njit
 from learned_index._pointer import at, borrow, put
 from learned_index._select import select
 from learned_index.fences import keys_per_line, line_keys
-from learned_index.models.common import key_bits, key_delta
 
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 
@@ -144,26 +143,3 @@ def test_line_keys_is_keys_per_line():
     for dtype in (np.uint8, np.int16, np.int32, np.uint64, np.float32, np.float64):
         a = np.zeros(3, dtype=dtype)
         assert _per_line(a) == keys_per_line(a.itemsize)
-
-
-@njit(cache=False)
-def _deltas(qs, base):
-    bu, bf = key_bits(base)
-    out = np.empty(qs.shape[0])
-    for i in range(qs.shape[0]):
-        out[i] = key_delta(qs[i], bu, bf)
-    return out
-
-
-def test_key_delta_converts_exactly_on_both_sides_of_2_63():
-    """Offsets below 2**63 take the signed conversion, the rest the unsigned one:
-    both must give numpy's correctly rounded float64 of the exact offset."""
-    edges = [0, 1, 2**53 - 1, 2**53 + 1, 2**62 + 2**10 + 1, 2**63 - 1, 2**63, 2**63 + 1,
-             2**63 + 2**11 - 1, 2**64 - 1]
-    rng = np.random.default_rng(11)
-    d = np.concatenate([np.array(edges, dtype=np.uint64),
-                        rng.integers(0, 2**64 - 1, 1000, dtype=np.uint64, endpoint=True)])
-    got = _deltas(d, np.uint64(0))
-    np.testing.assert_array_equal(got, d.astype(np.float64))
-    base = np.uint64(2**64 - 1)                          # negative offsets: -(base - q)
-    np.testing.assert_array_equal(_deltas(d, base), -(base - d).astype(np.float64))

@@ -335,3 +335,17 @@ def test_key_delta_exact_and_monotone(dtype):
             want = float(q.item() - base.item()) if dt.kind != "f" else float(q) - float(base)
             assert g == want, (q, base, g, want)      # exact difference, rounded once
         assert all(a <= b for a, b in zip(got, got[1:]))
+
+
+def test_key_delta_converts_exactly_on_both_sides_of_2_63():
+    """Offsets below 2**63 take the signed conversion, the rest the unsigned one:
+    both must give numpy's correctly rounded float64 of the exact offset."""
+    edges = [0, 1, 2**53 - 1, 2**53 + 1, 2**62 + 2**10 + 1, 2**63 - 1, 2**63, 2**63 + 1,
+             2**63 + 2**11 - 1, 2**64 - 1]
+    rng = np.random.default_rng(11)
+    d = np.concatenate([np.array(edges, dtype=np.uint64),
+                        rng.integers(0, 2**64 - 1, 1000, dtype=np.uint64, endpoint=True)])
+    got = np.array([_delta(q, np.uint64(0)) for q in d])
+    np.testing.assert_array_equal(got, d.astype(np.float64))
+    base = np.uint64(2**64 - 1)                          # negative offsets: -(base - q)
+    np.testing.assert_array_equal(np.array([_delta(q, base) for q in d]), -(base - d).astype(np.float64))
