@@ -37,7 +37,7 @@ from learned_index import search as _search
 from learned_index._pointer import at, borrow, put
 from learned_index._prefetch import prefetch
 from learned_index.fences import line_keys
-from learned_index.rmi import CHUNK           # queries per task of the parallel batch kernels
+from learned_index.batch import CHUNK         # queries per task of the parallel batch kernels
 from learned_index.search import before
 
 COUNT = 8          # search kind: branch-free count of the keys before q (SIMD-friendly)
@@ -191,7 +191,7 @@ def _pipeline(keys, seps, meta, qs, start, stop, out, right, kind, node_kind):
     ``i`` runs step ``s`` of query ``i - s * LEAD`` for every ``s``: a node
     has ``LEAD`` iterations to arrive before it is searched, and the memory
     system always has misses of many queries in flight (the learned index's
-    batch kernel works the same way, see :func:`learned_index.rmi._bound_pipeline`).
+    batch kernel works the same way, see :func:`learned_index.rmi.ring_pipeline`).
     """
     keys, seps, meta, qs, out = borrow(keys), borrow(seps), borrow(meta), borrow(qs), borrow(out)
     n = keys.shape[0]

@@ -18,7 +18,7 @@ and the casting rules of values (:func:`cast_values`).
 import numpy as np
 from numba import carray, njit
 
-from . import _coerce, rmi
+from . import _coerce, batch, rmi
 from ._pointer import as_pointer
 from ._prefetch import prefetch
 
@@ -124,8 +124,8 @@ def get_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, braw, draw, out, f
     for j in range(m):
         if j == stop:
             stop = min(j + CHUNK, m)
-            # slices, start 0 and np.bool_: the batch kernel as compiled for rmi.bound_many
-            rmi.bound_range(keys, p, qs[j:stop], pos[j:stop], 0, stop - j, np.bool_(False), kind)
+            # slices, start 0 and np.bool_: the batch kernel as compiled for batch.bound_many
+            batch.bound_range(keys, p, qs[j:stop], pos[j:stop], 0, stop - j, np.bool_(False), kind)
             for t in range(j, min(j + AHEAD, stop)):
                 if pos[t] < n:
                     prefetch(flat, pos[t] * w)
@@ -154,7 +154,7 @@ def resolve_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, src):
     """Where each query's value lives: ``src >= 0`` base row, ``<= -2`` delta row
     ``-2 - src``, ``-1`` absent (for values a kernel cannot copy)."""
     m = qs.shape[0]
-    rmi.bound_many(keys, p, qs, src, np.bool_(False), kind)
+    batch.bound_many(keys, p, qs, src, np.bool_(False), kind)
     n = keys.shape[0]
     buffered = rkeys.shape[0] > 0 or dkeys.shape[0] > 0
     for j in range(m):
@@ -286,7 +286,7 @@ def strictly_increasing(a):
 def base_contains(base, qk):
     """Lower bounds of ``qk`` in a store's base and whether each is a key."""
     out = np.empty(qk.shape[0], np.int64)
-    rmi.bound_many(base.keys, base.model, _coerce.frozen(qk), out, False, base.kind)
+    batch.bound_many(base.keys, base.model, _coerce.frozen(qk), out, False, base.kind)
     n = base.keys.shape[0]
     hit = out < n
     hit[hit] = base.keys[out[hit]] == qk[hit]

@@ -5,7 +5,7 @@ import numbers
 import numba
 import numpy as np
 
-from . import _coerce, fences, rmi, train, tune
+from . import _coerce, batch, fences, rmi, train, tune
 from .models import LEAF_FAMILIES, ROOT_FAMILIES
 from .search import SEARCH_KINDS
 
@@ -393,7 +393,7 @@ class _General:
     def __init__(self, keys, model, kind, parallel):
         self.keys, self.model, self.kind = keys, model, kind
         self.handle = rmi.make_handle(keys, model, kind)
-        self.kernel = rmi.bound_many_parallel if parallel else rmi.bound_many
+        self.kernel = batch.bound_many_parallel if parallel else batch.bound_many
 
     def _bound(self, q, mode):
         qk, mask, value = _coerce.queries(q, self.keys.dtype, mode)
@@ -413,7 +413,7 @@ class _General:
     def contains(self, q):
         qk, mask, _ = _coerce.queries(q, self.keys.dtype, _coerce.EXACT)
         out = np.empty(qk.shape[0], dtype=np.bool_)
-        rmi.contains_many(self.keys, self.model, qk, out, self.kind)
+        batch.contains_many(self.keys, self.model, qk, out, self.kind)
         if mask is not None:
             out[mask] = False
         shape = np.shape(q)

@@ -39,7 +39,7 @@ A leaf whose model fits badly may be a *fence leaf* instead (the hybrid index,
 see :mod:`.fences`): its window comes from a search of its fences.
 """
 import numpy as np
-from numba import carray, njit, prange
+from numba import carray, njit
 
 from . import compact
 from . import search as _search
@@ -50,7 +50,7 @@ from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_
 from .models import FORM_COMPACT, FORM_CUBIC, FORM_LINEAR, FORM_MLP
 from .models import cubic, linear, loglinear, mlp
 from .models.common import clamp_index, key_bits, key_delta
-from .wide import DEFER_CHUNK, narrow_pass, narrowed, prefetch_window
+from .wide import narrowed, prefetch_window
 
 HEADER = 16
 (H_N, H_ROOT_FORM, H_ROOT_OFF, H_N_MID, H_MID_OFF, H_N_LEAVES, H_LEAF_OFF,
@@ -330,15 +330,13 @@ def contains_at(handle, q, right):
     return contains_one(keys, p, q, right, kind)
 
 
-#: queries between consecutive steps of a query in a batch (see :func:`_bound_pipeline`)
+#: queries between consecutive steps of a query in a batch (see :func:`ring_pipeline`)
 LEAD = 8
 #: levels of a fence leaf's descent that a batch may pipeline (deeper ones run in the last)
 FENCE_STEPS = 6
 #: slots of a batch's ring of queries in flight: a power of 2 above ``(3 + FENCE_STEPS) * LEAD``,
 #: the iterations a query stays in flight at most (128; a smaller ring would mix queries up)
 RING = 1 << ((3 + FENCE_STEPS) * LEAD).bit_length()
-#: queries per task of the parallel batch kernel
-CHUNK = 4096
 
 
 @njit(cache=True, inline="always")
@@ -367,37 +365,8 @@ def pipelined_levels(p):
     return FENCE_STEPS if d <= 0 else min(d, FENCE_STEPS)
 
 
-@njit(cache=True, nogil=True)
-def bound_range(keys, p, qs, out, start, stop, right, kind):
-    """Bounds of ``qs[start:stop]`` into ``out``: :func:`_bound_pipeline` compiled with
-    the network root only for indexes that have one (see :func:`evaluate`), and with
-    the fence steps only for indexes that may have fence leaves. An index whose wide
-    windows are narrowed (header field ``narrowing steps``) takes its queries in
-    chunks of :data:`.wide.DEFER_CHUNK`; each chunk's wide-window queries are set
-    aside and narrowed in a pass of their own (:func:`.wide.narrow_pass`), so
-    that the others take no steps (at 10**7 keys, 7-12% faster on ``wiki`` and
-    ``osm`` than steps in the one pipeline, see ``docs/tuning.md``)."""
-    keys, p, qs, out = borrow(keys), borrow(p), borrow(qs), borrow(out)
-    steps = min(np.int64(p[H_NARROW]), FENCE_STEPS)
-    defer = steps > 0
-    chunk = DEFER_CHUNK if defer else max(stop - start, 1)
-    dq = np.empty((3, min(chunk, stop - start) if defer else 0), dtype=np.int64)
-    network = has_network(p)
-    fenced = has_fences(p)
-    for a in range(start, stop, chunk):
-        b = min(a + chunk, stop)
-        if network:
-            m = _bound_pipeline(keys, p, qs, out, a, b, right, kind, True, True, defer, dq)
-        elif fenced:
-            m = _bound_pipeline(keys, p, qs, out, a, b, right, kind, False, True, defer, dq)
-        else:
-            m = _bound_pipeline(keys, p, qs, out, a, b, right, kind, False, False, defer, dq)
-        narrow_pass(keys, qs, out, dq[0], dq[1], dq[2], m, steps, right, kind)
-
-
 @njit(cache=True, inline="always")
-def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced, defer,
-                    deferred):
+def ring_pipeline(keys, p, qs, out, start, stop, right, kind, network, defer, deferred):
     """Bounds of ``qs[start:stop]`` into ``out``, as a software pipeline
     (``docs/design.md``, "Batches are latency-bound").
 
@@ -406,14 +375,13 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced,
     leaf record), the leaf (prefetch the window, or a fence leaf's root node),
     the search. Iteration ``i`` takes step ``s`` of query ``i - s * LEAD``, so
     each query's data has ``LEAD`` iterations to arrive while the misses of
-    many queries are in flight. After the window step, with ``fenced``
-    (compile-time), a fence leaf's query descends a level per step (up to
-    :func:`pipelined_levels`, then finishes its descent). Without it, a fence
-    leaf's marked width gives an empty window that :func:`.search.settle`
-    still makes exact. A window of more than ``PREFETCH_LINES`` lines is
+    many queries are in flight. After the window step, a fence leaf's query
+    descends a level per step (up to :func:`pipelined_levels`, then finishes
+    its descent). An index without fence leaves or network root takes
+    :func:`.batch.stage_passes` instead. A window of more than ``PREFETCH_LINES`` lines is
     searched at once; or, with ``defer``, its query and window are written to
     the rows of ``deferred`` and left unanswered, for :func:`.wide.narrow_pass`
-    (see :func:`bound_range`). Returns the number of deferred queries.
+    (see :func:`.batch.ring_range`). Returns the number of deferred queries.
 
     A ring slot's record is -1 when no query is at that step: before the
     batch's first query, after its last, or once answered. :data:`RING` is
@@ -441,7 +409,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced,
     hi = np.empty(RING, dtype=np.int64)
     area = np.empty(RING, dtype=np.int64)   # fence area
     level = np.empty(RING, dtype=np.int64)  # fence level to descend next; -1: window known
-    steps = 1 + (pipelined_levels(p) if fenced and has_fences(p) else 0)
+    steps = 1 + (pipelined_levels(p) if has_fences(p) else 0)
     per_line = line_keys(keys)
     m = 0
     for i in range(start, stop + (2 + steps) * LEAD):
@@ -471,7 +439,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced,
             t = j & mask
             o = rec[t]
             width = leaf_width(pi, form, o)
-            if fenced and width == FENCE_MARK:
+            if width == FENCE_MARK:
                 f = fence_area(p, pu, form, o)
                 area[t] = f
                 level[t], lo[t], hi[t] = fence_begin(p, f)
@@ -492,7 +460,7 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced,
             if rec[j & mask] >= 0:
                 t = j & mask
                 q = at(qs, j)
-                if not fenced or level[t] < 0:      # window known: search, done
+                if level[t] < 0:                    # window known: search, done
                     r = _search.in_window(keys, q, lo[t], hi[t], lo[t], kind, right)
                     put(out, j, _search.settle(keys, q, r, right))
                     rec[t] = -1
@@ -513,43 +481,11 @@ def _bound_pipeline(keys, p, qs, out, start, stop, right, kind, network, fenced,
     return m
 
 
-@njit(cache=True, nogil=True)
-def bound_many(keys, p, qs, out, right, kind):
-    """Batch lower/upper bound into ``out``.
-
-    ``start`` is passed as the literal 0, so this kernel has :func:`bound_range`
-    compiled for it: 3-9 % faster (lognormal, 10**7 keys, in-process A/B) than
-    the variant for any start. Every jitted caller passes slices and the literal
-    0 too, so that variant is the only one compiled (20-30 s per key dtype).
-    """
-    bound_range(keys, p, qs, out, 0, qs.shape[0], right, kind)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def bound_many_parallel(keys, p, qs, out, right, kind):
-    """Batch lower/upper bound, chunks of queries split across threads (numba ``prange``)."""
-    m = qs.shape[0]
-    for c in prange((m + CHUNK - 1) // CHUNK):
-        a, b = c * CHUNK, min((c + 1) * CHUNK, m)
-        bound_range(keys, p, qs[a:b], out[a:b], 0, b - a, right, kind)     # see bound_many
-
-
 @njit(cache=True)
 def contains_one(keys, p, q, right, kind):
     """Is ``q`` one of the keys? (``right`` is unused: the signature is :func:`bound_one`'s.)"""
     r = bound_one(keys, p, q, np.bool_(False), kind)
     return r < keys.shape[0] and keys[r] == q
-
-
-@njit(cache=True, nogil=True)
-def contains_many(keys, p, qs, out, kind):
-    """Batch membership into the bool array ``out``."""
-    pos = np.empty(qs.shape[0], dtype=np.int64)
-    # start 0 as in bound_many; np.bool_, as a literal False would compile bound_range again
-    bound_range(keys, p, qs, pos, 0, qs.shape[0], np.bool_(False), kind)
-    n = keys.shape[0]
-    for j in range(qs.shape[0]):
-        out[j] = pos[j] < n and keys[pos[j]] == qs[j]
 
 
 @njit(cache=True, nogil=True)

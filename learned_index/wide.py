@@ -2,7 +2,7 @@
 
 A window of up to :data:`PREFETCH_LINES` lines is prefetched whole, so that
 its misses overlap; a batch sets a wider one aside (see
-:func:`.rmi.bound_range`) and *narrows* it in a pass of its own
+:func:`.batch.bound_range`) and *narrows* it in a pass of its own
 (:func:`narrow_pass`), one k-ary step over the keys themselves per stage of
 that pass's pipeline, until it is that narrow. Nothing is stored for it: the
 steps a batch takes are a header field of the blob (see

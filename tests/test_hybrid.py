@@ -132,11 +132,11 @@ def test_fence_area_validation_catches_damage():
 
 
 def test_fence_steps_compiled_only_where_fences_may_be():
-    """rmi.has_fences (which picks the batch pipeline with fence steps) is true
-    exactly for blobs with fence leaves; and the pipeline without them, given a
-    fenced blob anyway, still answers exactly (search.settle repairs the empty
-    windows of fence leaves)."""
-    from learned_index import rmi
+    """rmi.has_fences (which picks the ring pipeline, with its fence steps) is true
+    exactly for blobs with fence leaves; and the stage passes, which have no fence
+    steps, given a fenced blob anyway, still answer exactly (search.settle repairs
+    the empty windows of fence leaves)."""
+    from learned_index import batch, rmi
 
     keys = step_keys(np.uint64)
     q = _queries(keys)
@@ -148,8 +148,7 @@ def test_fence_steps_compiled_only_where_fences_may_be():
         assert rmi.has_fences(fenced.model_) and not rmi.has_fences(plain.model_)
         for right, side in ((False, "left"), (True, "right")):
             out = np.empty(q.size, dtype=np.int64)
-            rmi._bound_pipeline(keys, fenced.model_, q, out, 0, q.size, right,
-                                fenced._kind, False, False, False, np.empty((3, 0), np.int64))
+            batch.stage_passes(keys, fenced.model_, q, out, 0, q.size, right, fenced._kind)
             assert np.array_equal(out, np.searchsorted(keys, q, side=side))
 
 
@@ -157,7 +156,7 @@ def test_fence_descent_deeper_than_the_pipeline():
     """A fence leaf with more levels than the batch pipeline's fence steps finishes
     its descent in the last pipelined step; its answers are exact, alone or next
     to fence leaves of other depths, and next to queries answered by the range check."""
-    from learned_index import _coerce, fences, rmi
+    from learned_index import _coerce, batch, fences, rmi
 
     per_step = -(-(fences.FANOUT ** rmi.FENCE_STEPS * 8 + 1) // 60)    # one leaf of > 8**6 lines
     keys = step_keys(np.uint64, n_steps=60, per_step=per_step, seed=3)
@@ -189,30 +188,38 @@ def test_fence_descent_deeper_than_the_pipeline():
             p = idx.model_.copy()
             p[rmi.H_FENCE_DEPTH] = field
             out = np.empty(q.size, dtype=np.int64)
-            rmi.bound_many(idx.keys_, p, qr, out, False, idx._kind)
+            batch.bound_many(idx.keys_, p, qr, out, False, idx._kind)
             assert np.array_equal(out, np.searchsorted(keys, q)), field
 
 
 def test_pipeline_batch_sizes_and_parallel_chunks():
-    """The batch kernel's pipeline (a ring of queries in flight, some in fence
-    descents, some answered by the range check) is exact for every batch length
-    around its ring and lead sizes, and across the parallel kernel's chunks."""
-    from learned_index import rmi
+    """Both batch kernels are exact for every batch length around their sizes, and
+    across the parallel kernel's chunks: the ring pipeline (queries in flight,
+    some in fence descents, some answered by the range check) around its ring and
+    lead, and the stage passes of indexes without fence leaves (2 and 3 stages)
+    around their chunk and prefetch distance."""
+    from learned_index import batch, rmi
 
     keys = step_keys(np.uint64)
     idx = build(keys, stages=("linear", "linear", "linear"), n_leaves=40, max_window=0)
     par = LearnedIndex(keys, stages=("linear", "linear", "linear"), n_leaves=40, max_window=0,
                        parallel=True)
     plain = LearnedIndex(keys, stages=("linear", "linear", "linear"), n_leaves=40)
+    two = LearnedIndex(keys, stages=("linear", "linear"), n_leaves=40)
     assert idx.stats()["fence_leaves"] > 0 and plain.stats()["fence_leaves"] == 0
+    assert not rmi.has_fences(two.model_)
     rng = np.random.default_rng(11)
     ends = np.array([0, np.iinfo(np.uint64).max], dtype=np.uint64)     # answered by the range check
     pool = np.concatenate([keys, keys + np.uint64(1), ends])
     assert pool.dtype == np.uint64
-    for m in list(range(0, 3 * rmi.RING)) + [rmi.CHUNK - 1, 3 * rmi.CHUNK + 5]:
+    sizes = [batch.CHUNK_QUERIES - 1, batch.CHUNK_QUERIES, batch.CHUNK_QUERIES + batch.AHEAD + 1,
+             batch.CHUNK - 1, 3 * batch.CHUNK + 5]
+    for m in list(range(0, 3 * rmi.RING)) + sizes:
         q = pool[rng.integers(0, pool.size, m)]
         want = np.searchsorted(keys, q)
         assert np.array_equal(idx.lower_bound(q), want), m
         assert np.array_equal(idx.upper_bound(q), np.searchsorted(keys, q, side="right")), m
         assert np.array_equal(par.lower_bound(q), want), m
-        assert np.array_equal(plain.lower_bound(q), want), m
+        for i in (plain, two):
+            assert np.array_equal(i.lower_bound(q), want), m
+            assert np.array_equal(i.upper_bound(q), np.searchsorted(keys, q, side="right")), m

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from learned_index import LearnedKV, _delta, rmi
+from learned_index import LearnedKV, _delta, batch
 
 SECONDS = float(os.environ.get("KV_CONCURRENCY_SECONDS", "3"))
 N_STABLE = 20_000
@@ -138,5 +138,5 @@ def _race(seconds):
 
 def test_batch_kernels_release_the_gil():
     for kernel in (_delta.get_many, _delta.resolve_many, _delta.merge_sources, _delta.gather_rows,
-                   _delta.merge_delta, rmi.bound_many):
+                   _delta.merge_delta, batch.bound_many):
         assert kernel.targetoptions.get("nogil") is True, kernel

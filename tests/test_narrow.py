@@ -7,7 +7,7 @@ import pytest
 from _data import KEY_DTYPES, probe_queries
 from test_hybrid import DT_IDS, step_keys
 from test_index import build, check_arrays, check_scalars
-from learned_index import _coerce, fences, rmi, train, wide
+from learned_index import _coerce, batch, fences, rmi, train, wide
 
 
 def _dup_keys(n=20_000, seed=5):
@@ -115,7 +115,7 @@ def test_narrowing_field_sets_speed_not_answers():
             p[rmi.H_NARROW] = field     # (read-only): no kernel compiled for this test
             for right, side in ((False, "left"), (True, "right")):
                 out = np.empty(q.size, dtype=np.int64)
-                rmi.bound_many(idx.keys_, p, q, out, right, idx._kind)
+                batch.bound_many(idx.keys_, p, q, out, right, idx._kind)
                 assert np.array_equal(out, np.searchsorted(keys, q, side=side)), (kw, field)
 
 
@@ -152,5 +152,5 @@ def test_deferred_wide_windows_exact_across_chunks(dtype, kw):
         for right, side in ((False, "left"), (True, "right")):
             ref = np.searchsorted(keys, b, side=side)
             out = np.full(b.size, -1, dtype=np.int64)
-            rmi.bound_many(idx.keys_, p, b, out, right, idx._kind)
+            batch.bound_many(idx.keys_, p, b, out, right, idx._kind)
             assert np.array_equal(out, ref), (b.size, right)
