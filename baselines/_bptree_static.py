@@ -19,10 +19,10 @@ node (the first child whose largest key is ``>= q``), and last a search of the
 leaf block with the shared last-mile kernels of :mod:`learned_index.search`.
 Every key before the leaf is ``< q`` and the leaf holds a key ``>= q``, so
 the answer lies in the block: no verification is needed. Batch kernels run
-the descents as a software pipeline (:func:`_pipeline`): each query moves
-down one level per step, prefetching the node of the next step, while
-queries behind it take their earlier steps, so that many cache misses are in
-flight at once (the learned index's batch kernels do the same).
+the descents a level at a time (:func:`level_passes`): a pass over a chunk of
+queries searches one query's node while it prefetches the node of a query
+further on, so that many cache misses are in flight at once (the learned
+index's batch kernels do the same, a stage at a time).
 
 In-node search: on 10M random uint64 keys a SIMD count of the keys before the
 query (``COUNT``/``NODE_COUNT``) beats a branch-free binary search at every
@@ -37,13 +37,12 @@ from learned_index import search as _search
 from learned_index._pointer import at, borrow, put
 from learned_index._prefetch import prefetch
 from learned_index.fences import line_keys
-from learned_index.batch import CHUNK         # queries per task of the parallel batch kernels
+from learned_index.batch import AHEAD, CHUNK, CHUNK_QUERIES  # as the learned index's batches
 from learned_index.search import before
 
 COUNT = 8          # search kind: branch-free count of the keys before q (SIMD-friendly)
 NODE_BRANCHLESS = 0
 NODE_COUNT = 1
-LEAD = 8           # pipeline steps between prefetching a node and searching it
 FETCH_LINES = 16    # cache lines prefetched per node or leaf block
 M_H, M_B, M_F, M_L = range(4)
 M_LEVELS = 4
@@ -182,66 +181,87 @@ def fetch(a, lo, hi):
             prefetch(a, lo + (t * (hi - lo)) // (FETCH_LINES + 1))
 
 
-@njit(cache=True, inline="always")
-def _pipeline(keys, seps, meta, qs, start, stop, out, right, kind, node_kind):
-    """Bounds of ``qs[start:stop]`` into ``out``, as a software pipeline.
+@njit(cache=True, nogil=True)
+def level_pass(seps, meta, qs, idx, a, c, lv, right, node_kind):
+    """Level ``lv`` of the descents of ``qs[a:a + c]``: ``idx[k]``, the node of query
+    ``k`` on that level, becomes its child on the next (the root's children for
+    ``lv == 0``). The node of query ``k + AHEAD`` is prefetched meanwhile. O(c B)."""
+    seps, meta, qs, idx = borrow(seps), borrow(meta), borrow(qs), borrow(idx)
+    h, B, F = meta[M_H], meta[M_B], meta[M_F]
+    off = meta[M_LEVELS + lv]
+    cap = meta[M_LEVELS + h + lv + 1] - 1
+    if lv > 0:
+        for k in range(AHEAD):
+            fetch(seps, (off + at(idx, k)) * B, (off + at(idx, k) + 1) * B)
+    for k in range(c):
+        node = 0
+        if lv > 0:
+            ahead = at(idx, k + AHEAD)
+            fetch(seps, (off + ahead) * B, (off + ahead + 1) * B)
+            node = at(idx, k)
+        child = in_node(seps, at(qs, a + k), (off + node) * B, B, right, node_kind)
+        put(idx, k, min(node * F + child, cap))
 
-    A descent is ``h + 1`` steps, one per inner level and one for the leaf
-    block, each searching a node prefetched by the step before. Iteration
-    ``i`` runs step ``s`` of query ``i - s * LEAD`` for every ``s``: a node
-    has ``LEAD`` iterations to arrive before it is searched, and the memory
-    system always has misses of many queries in flight (the learned index's
-    batch kernel works the same way, see :func:`learned_index.rmi.ring_pipeline`).
+
+@njit(cache=True, nogil=True)
+def block_pass(keys, meta, qs, out, idx, a, c, right, kind):
+    """The bounds of ``qs[a:a + c]`` in their leaf blocks ``idx[k]``, into ``out``,
+    with the block of query ``k + AHEAD`` prefetched meanwhile. O(c search(L))."""
+    keys, meta, qs, out, idx = borrow(keys), borrow(meta), borrow(qs), borrow(out), borrow(idx)
+    n, L = keys.shape[0], meta[M_L]
+    for k in range(AHEAD):
+        fetch(keys, at(idx, k) * L, min(at(idx, k) * L + L, n))
+    for k in range(c):
+        ahead = at(idx, k + AHEAD)
+        fetch(keys, ahead * L, min(ahead * L + L, n))
+        put(out, a + k, finish(keys, meta, at(qs, a + k), at(idx, k), right, kind))
+
+
+@njit(cache=True, nogil=True)
+def level_passes(keys, seps, meta, qs, start, stop, out, right, kind, node_kind):
+    """Bounds of ``qs[start:stop]`` into ``out``, a level at a time.
+
+    Queries go in chunks of :data:`CHUNK_QUERIES`; a chunk takes one pass per
+    inner level (:func:`level_pass`) and one over the leaf blocks
+    (:func:`block_pass`). Each pass searches the node of one query while the
+    node of the query :data:`AHEAD` places later arrives, so that many misses
+    are in flight (the learned index's batch kernel works the same way, see
+    :mod:`learned_index.batch`). ``right`` is a compile-time constant.
     """
-    keys, seps, meta, qs, out = borrow(keys), borrow(seps), borrow(meta), borrow(qs), borrow(out)
-    n = keys.shape[0]
-    h, B, F, L = meta[M_H], meta[M_B], meta[M_F], meta[M_L]
-    ring = 1
-    while ring <= (h + 1) * LEAD:
-        ring *= 2
-    mask = ring - 1
-    idx = np.empty(ring, np.int64)
-    for i in range(start, stop + (h + 1) * LEAD):
-        for lv in range(h + 1):
-            j = i - lv * LEAD
-            if j < start:
-                break
-            if j >= stop:
-                continue
-            if lv == h:
-                put(out, j, finish(keys, meta, at(qs, j), idx[j & mask] if h > 0 else 0, right, kind))
-                continue
-            node = 0 if lv == 0 else idx[j & mask]
-            off = meta[M_LEVELS + lv]
-            c = in_node(seps, at(qs, j), (off + node) * B, B, right, node_kind)
-            child = min(node * F + c, meta[M_LEVELS + h + lv + 1] - 1)
-            idx[j & mask] = child
-            if lv + 1 < h:
-                below = meta[M_LEVELS + lv + 1]
-                fetch(seps, (below + child) * B, (below + child + 1) * B)
-            else:
-                fetch(keys, child * L, min(child * L + L, n))
+    h = meta[M_H]
+    idx = np.zeros(CHUNK_QUERIES + AHEAD, np.int64)    # the tail stays 0, a valid node
+    for a in range(start, stop, CHUNK_QUERIES):
+        c = min(CHUNK_QUERIES, stop - a)
+        for lv in range(h):
+            level_pass(seps, meta, qs, idx, a, c, lv, right, node_kind)
+        block_pass(keys, meta, qs, out, idx, a, c, right, kind)
+
+
+@njit(cache=True, nogil=True)
+def bound_range(keys, seps, meta, qs, out, start, stop, right, kind, node_kind):
+    """Bounds of ``qs[start:stop]`` into ``out``: :func:`level_passes` compiled for
+    each value of ``right`` (each pass borrows its arrays, see :mod:`learned_index.batch`)."""
+    if keys.shape[0] == 0:
+        out[start:stop] = 0
+    elif right:
+        level_passes(keys, seps, meta, qs, start, stop, out, True, kind, node_kind)
+    else:
+        level_passes(keys, seps, meta, qs, start, stop, out, False, kind, node_kind)
 
 
 @njit(cache=True, nogil=True)
 def bound_many(keys, seps, meta, qs, out, right, kind, node_kind):
     """Batch lower/upper bounds into ``out`` (int64). O(m (h log B + search(L)))."""
-    if keys.shape[0] == 0:
-        out[:] = 0
-        return
-    _pipeline(keys, seps, meta, qs, 0, qs.shape[0], out, right, kind, node_kind)
+    bound_range(keys, seps, meta, qs, out, 0, qs.shape[0], right, kind, node_kind)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def bound_many_parallel(keys, seps, meta, qs, out, right, kind, node_kind):
     """Batch bounds, chunks of queries split across threads (numba ``prange``)."""
-    if keys.shape[0] == 0:
-        out[:] = 0
-        return
     m = qs.shape[0]
     for c in prange((m + CHUNK - 1) // CHUNK):
-        _pipeline(keys, seps, meta, qs, c * CHUNK, min((c + 1) * CHUNK, m), out, right, kind,
-                  node_kind)
+        bound_range(keys, seps, meta, qs, out, c * CHUNK, min((c + 1) * CHUNK, m), right, kind,
+                    node_kind)
 
 
 @njit(cache=True)           # scalar: keeping the GIL is cheaper per call

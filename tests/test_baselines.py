@@ -189,6 +189,30 @@ def test_bplustree_parallel_and_scalar_types():
     assert_equal(par.lower_bound(q), np.searchsorted(par.keys, q), q, "parallel dynamic")
 
 
+def test_bplustree_batch_lengths_around_its_chunks():
+    """The level passes (a chunk of queries per pass, each prefetching AHEAD queries on)
+    are exact for every batch length around the chunk and the prefetch distance, in
+    trees of no inner level to three, for lower and upper bounds, alone and split
+    across threads, with queries outside the key range mixed in."""
+    from learned_index.batch import AHEAD, CHUNK, CHUNK_QUERIES
+
+    rng = np.random.default_rng(8)
+    heights = set()
+    for n in (5, 300, 40_000):
+        keys = np.sort(rng.integers(1, 10**6, n, dtype=np.uint64))
+        pool = np.concatenate([keys, keys + np.uint64(1),
+                               np.array([0, 2**64 - 1], dtype=np.uint64)])
+        for t in (BPlusTree(keys, node_size=16), BPlusTree(keys, node_size=16, parallel=True)):
+            heights.add(int(t._meta[0]))
+            for m in (0, 1, AHEAD - 1, AHEAD + 1, CHUNK_QUERIES - 1, CHUNK_QUERIES,
+                      CHUNK_QUERIES + AHEAD + 1, CHUNK + 3):
+                q = pool[rng.integers(0, pool.size, m)]
+                assert_equal(t.lower_bound(q), np.searchsorted(keys, q), q, f"lower {n} {m}")
+                assert_equal(t.upper_bound(q), np.searchsorted(keys, q, "right"), q,
+                             f"upper {n} {m}")
+    assert heights == {0, 2, 3}, heights
+
+
 def test_bplustree_rejects_bad_input():
     with pytest.raises(ValueError):
         BPlusTree(np.arange(10), node_size=48)
