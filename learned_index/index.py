@@ -10,7 +10,7 @@ from .models import LEAF_FAMILIES, ROOT_FAMILIES
 from .search import SEARCH_KINDS
 
 DEFAULT_STAGES = ("linear", "linear", "linear")
-DEFAULT_SEARCH = "binary"
+DEFAULT_SEARCH = "branchless"
 
 
 def default_n_leaves(n):
@@ -51,7 +51,7 @@ class LearnedIndex:
     n_leaves : int, optional
         Number of leaf models (fixed default: about one per 64 keys, at most 2**16).
     search : {"binary", "branchless", "exponential", "linear"}, optional
-        Last-mile search inside the error window.
+        Last-mile search inside the error window (default ``"branchless"``).
     n_mid : int, optional
         Middle-stage models of a 3-stage index (default: ``n_leaves // 2``).
     parallel : bool
