@@ -229,9 +229,10 @@ def level_passes(keys, seps, meta, qs, start, stop, out, right, kind, node_kind)
     :mod:`learned_index.batch`). ``right`` is a compile-time constant.
     """
     h = meta[M_H]
-    idx = np.zeros(CHUNK_QUERIES + AHEAD, np.int64)    # the tail stays 0, a valid node
+    idx = np.zeros(CHUNK_QUERIES + AHEAD, np.int64)     # a tree of no level: all in block 0
     for a in range(start, stop, CHUNK_QUERIES):
         c = min(CHUNK_QUERIES, stop - a)
+        idx[c:] = 0         # past the chunk: a valid node, for the prefetches ahead
         for lv in range(h):
             level_pass(seps, meta, qs, idx, a, c, lv, right, node_kind)
         block_pass(keys, meta, qs, out, idx, a, c, right, kind)
