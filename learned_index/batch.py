@@ -157,8 +157,9 @@ def search_pass(keys, qs, out, rec, lo, hi, a, c, right, kind):
 @njit(cache=True, nogil=True)
 def stage_passes(keys, p, qs, out, start, stop, right, kind):
     """Bounds of ``qs[start:stop]`` into ``out``, a stage at a time (see the module's
-    docstring), for an index without fence leaves or network root. ``right`` is a
-    compile-time constant (see :func:`bound_range`). O((stop - start) log window)."""
+    docstring), for an index without fence leaves or network root, over keys not
+    empty. ``right`` is a compile-time constant (see :func:`bound_range`).
+    O((stop - start) log window)."""
     steps = min(np.int64(p[H_NARROW]), FENCE_STEPS)
     defer = steps > 0
     deferred = np.empty((3, DEFER_CHUNK if defer else 0), dtype=np.int64)
@@ -188,7 +189,7 @@ def ring_range(keys, p, qs, out, start, stop, right, kind):
     :func:`.rmi.evaluate`). Queries come in chunks of :data:`.wide.DEFER_CHUNK`
     where wide windows are narrowed (header field ``narrowing steps``): each chunk's
     wide-window queries are set aside and narrowed in a pass of their own
-    (:func:`.wide.narrow_pass`)."""
+    (:func:`.wide.narrow_pass`). ``keys`` is not empty."""
     keys, p, qs, out = borrow(keys), borrow(p), borrow(qs), borrow(out)
     steps = min(np.int64(p[H_NARROW]), FENCE_STEPS)
     defer = steps > 0

@@ -377,11 +377,12 @@ def ring_pipeline(keys, p, qs, out, start, stop, right, kind, network, defer, de
     each query's data has ``LEAD`` iterations to arrive while the misses of
     many queries are in flight. After the window step, a fence leaf's query
     descends a level per step (up to :func:`pipelined_levels`, then finishes
-    its descent). An index without fence leaves or network root takes
-    :func:`.batch.stage_passes` instead. A window of more than ``PREFETCH_LINES`` lines is
-    searched at once; or, with ``defer``, its query and window are written to
-    the rows of ``deferred`` and left unanswered, for :func:`.wide.narrow_pass`
-    (see :func:`.batch.ring_range`). Returns the number of deferred queries.
+    its descent); an index without fence leaves or network root takes
+    :func:`.batch.stage_passes` instead. A window of more than
+    ``PREFETCH_LINES`` lines is searched at once; or, with ``defer``, its query
+    and window are written to the rows of ``deferred`` and left unanswered, for
+    :func:`.wide.narrow_pass` (see :func:`.batch.ring_range`). ``keys`` is not
+    empty. Returns the number of deferred queries.
 
     A ring slot's record is -1 when no query is at that step: before the
     batch's first query, after its last, or once answered. :data:`RING` is
@@ -391,9 +392,6 @@ def ring_pipeline(keys, p, qs, out, start, stop, right, kind, network, defer, de
     pu, pi, pf = _views(p)
     lay = layout(p)
     n = keys.shape[0]
-    if n == 0:
-        out[start:stop] = 0
-        return 0
     kbu, kbf = key_bits(keys[0])
     first = keys[0]
     last = keys[n - 1]
