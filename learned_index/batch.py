@@ -83,6 +83,13 @@ def _prefetch_records(p, form, rec, k):
         prefetch_record(p, form, at(rec, k))
 
 
+@njit(cache=True, inline="always")
+def _prefetch_first_records(p, form, rec):
+    """Ask for the records of a pass's first :data:`AHEAD` queries, before its loop."""
+    for k in range(AHEAD):
+        _prefetch_records(p, form, rec, k)
+
+
 @njit(cache=True, nogil=True)
 def mid_pass(p, qs, rec, a, c):
     """The leaf record the middle record at ``rec[k]`` routes ``qs[a + k]`` to, into
@@ -91,8 +98,7 @@ def mid_pass(p, qs, rec, a, c):
     pu, pi, _ = _views(p)
     lay = layout(p)
     form = lay[L_MID_FORM]
-    for k in range(AHEAD):
-        _prefetch_records(p, form, rec, k)
+    _prefetch_first_records(p, form, rec)
     for k in range(c):
         _prefetch_records(p, form, rec, k + AHEAD)
         o = at(rec, k)
@@ -109,13 +115,13 @@ def leaf_pass(keys, p, qs, rec, lo, hi, a, c, defer, deferred, m):
     query's index and window go to column ``m`` of ``deferred``, ``rec[k]``
     becomes -1 and ``m`` counts it. Returns ``m``. O(c).
     """
-    keys, p, qs, rec, lo, hi = borrow(keys), borrow(p), borrow(qs), borrow(rec), borrow(lo), borrow(hi)
+    keys, p, qs, rec = borrow(keys), borrow(p), borrow(qs), borrow(rec)
+    lo, hi = borrow(lo), borrow(hi)
     pu, pi, pf = _views(p)
     form = layout(p)[L_LEAF_FORM]
     n = keys.shape[0]
     per_line = line_keys(keys)
-    for k in range(AHEAD):
-        _prefetch_records(p, form, rec, k)
+    _prefetch_first_records(p, form, rec)
     for k in range(c):
         _prefetch_records(p, form, rec, k + AHEAD)
         o = at(rec, k)
@@ -143,7 +149,8 @@ def _prefetch_window(keys, rec, lo, hi, k):
 def search_pass(keys, qs, out, rec, lo, hi, a, c, right, kind):
     """The exact bound of ``qs[a + k]`` in its window, into ``out``, for each ``k < c``
     whose ``rec[k]`` is not -1. O(c log window)."""
-    keys, qs, out, rec, lo, hi = borrow(keys), borrow(qs), borrow(out), borrow(rec), borrow(lo), borrow(hi)
+    keys, qs, out, rec = borrow(keys), borrow(qs), borrow(out), borrow(rec)
+    lo, hi = borrow(lo), borrow(hi)
     for k in range(AHEAD):
         _prefetch_window(keys, rec, lo, hi, k)
     for k in range(c):

@@ -212,8 +212,8 @@ def test_pipeline_batch_sizes_and_parallel_chunks():
     ends = np.array([0, np.iinfo(np.uint64).max], dtype=np.uint64)     # answered by the range check
     pool = np.concatenate([keys, keys + np.uint64(1), ends])
     assert pool.dtype == np.uint64
-    sizes = [batch.CHUNK_QUERIES - 1, batch.CHUNK_QUERIES, batch.CHUNK_QUERIES + batch.AHEAD + 1,
-             batch.CHUNK - 1, 3 * batch.CHUNK + 5]
+    chunk = batch.CHUNK_QUERIES
+    sizes = [chunk - 1, chunk, chunk + batch.AHEAD + 1, batch.CHUNK - 1, 3 * batch.CHUNK + 5]
     for m in list(range(0, 3 * rmi.RING)) + sizes:
         q = pool[rng.integers(0, pool.size, m)]
         want = np.searchsorted(keys, q)
