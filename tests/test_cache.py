@@ -10,7 +10,8 @@ from learned_index import LearnedIndex, batch, rmi, train, search
 idx = LearnedIndex(np.arange(0, 3000, 3, dtype=np.uint64), stages=("linear", "linear"))
 idx.lower_bound(np.arange(10, dtype=np.uint64)); idx.upper_bound(7); idx.contains(9)
 idx.contains(np.arange(5, dtype=np.uint64))
-kernels = [rmi.bound_at, batch.bound_many, rmi.contains_at, batch.contains_many, train.route_keys, train.fit_leaves]
+kernels = [rmi.bound_at, batch.bound_many, rmi.contains_at, batch.contains_many,
+           train.route_keys, train.fit_leaves]
 misses = sum(sum(k.stats.cache_misses.values()) for k in kernels)
 hits = sum(sum(k.stats.cache_hits.values()) for k in kernels)
 print(json.dumps({"misses": misses, "hits": hits, "kernels": len(kernels)}))
@@ -37,7 +38,8 @@ def test_one_compiled_kernel_per_key_dtype():
     lookups (and for this suite); writeable queries or a literal ``False`` passed from
     jitted code each compiled a second copy before. ``bound_range`` is compiled for the
     literal start 0 only (see :func:`learned_index.batch.bound_many`): the parallel and
-    key-value kernels pass it slices."""
+    key-value kernels pass it slices. (The stage passes it calls are compiled for each
+    literal ``right`` by design, see :func:`learned_index.batch.bound_range`.)"""
     import numpy as np
 
     from _data import KEY_DTYPES
@@ -54,12 +56,12 @@ def test_one_compiled_kernel_per_key_dtype():
         kv = LearnedKV(keys, np.arange(keys.size, dtype=np.float64))
         kv.update(keys[:3] + 1, np.zeros(3))
         kv.get_many(keys[:50]), kv.get(keys[5]), kv.range(keys[3], keys[9])
-    kernels = [batch.bound_range, batch.bound_many, batch.bound_many_parallel, batch.contains_many,
-               rmi.bound_one, rmi.contains_one, train.route_keys, train.fit_leaves,
-               _delta.resolve_many, _delta.find_at]
+    kernels = [batch.bound_range, batch.bound_many, batch.bound_many_parallel,
+               batch.contains_many, rmi.bound_one, rmi.contains_one, train.route_keys,
+               train.fit_leaves, _delta.resolve_many, _delta.find_at]
     for k in kernels:
         sigs = [tuple(map(str, s)) for s in k.signatures]
-        if k is batch.bound_range:          # (keys, p, qs, out, start, ...): the literal 0
+        if k is batch.bound_range:        # (keys, p, qs, out, start, ...): the literal 0
             assert {s[4] for s in sigs} <= {"Literal[int](0)"}, sigs
             sigs = [s[:4] + s[5:] for s in sigs]
         assert not [s for s in sigs if any("Literal" in a for a in s)], (k, sigs)
