@@ -43,7 +43,7 @@ from numba import carray, njit
 
 from . import compact
 from . import search as _search
-from ._pointer import as_pointer, at, borrow, put
+from ._pointer import as_pointer, at, put
 from ._prefetch import prefetch
 from .fences import (FENCE_MARK, fence_begin, fence_descend, fence_final, fence_step,
                      fence_window, line_keys, prefetch_fence_node)
