@@ -33,7 +33,7 @@ from numba import njit, prange
 from . import search as _search
 from ._pointer import at, borrow, put
 from .fences import line_keys
-from .models.common import key_bits
+from .models.common import key_bits, spread
 from .rmi import (FENCE_STEPS, H_N_MID, H_NARROW, L_LEAF_FORM, L_LEAF_OFF, L_LEAF_W, L_MID_FORM,
                   L_MID_OFF, L_MID_W, L_N_MID, _views, has_fences, has_network, layout,
                   leaf_position, leaf_width, prefetch_record, ring_pipeline, route_mid, route_root)
@@ -52,8 +52,25 @@ CHUNK = 4096
 @njit(cache=True, nogil=True)
 def root_pass(keys, p, qs, out, rec, a, c, right):
     """Range checks of ``qs[a:a + c]``: an answer into ``out`` and -1 into ``rec``,
-    or the offset of the record the root routes the query to. O(c)."""
+    or the offset of the record the root routes the query to. O(c).
+
+    Its loop is compiled twice, for keys that span more than ``2**63`` and for
+    the others (``spread`` in :func:`.rmi.route_root`): over the first, the
+    size of a key's offset would be a coin toss for the branch predictor; over
+    the second, the branch on it is always taken and the conversion is one
+    instruction.
+    """
     keys, p, qs, out, rec = borrow(keys), borrow(p), borrow(qs), borrow(out), borrow(rec)
+    if spread(keys[0], keys[keys.shape[0] - 1]):
+        _route_chunk(keys, p, qs, out, rec, a, c, right, True)
+    else:
+        _route_chunk(keys, p, qs, out, rec, a, c, right, False)
+    rec[c:] = -1
+
+
+@njit(cache=True, inline="always")
+def _route_chunk(keys, p, qs, out, rec, a, c, right, wide):
+    """The loop of :func:`root_pass`, with ``wide`` (keys that span ``2**63``) a constant."""
     lay = layout(p)
     n = keys.shape[0]
     kbu, kbf = key_bits(keys[0])
@@ -72,8 +89,7 @@ def root_pass(keys, p, qs, out, rec, a, c, right):
             put(out, a + k, n)
             put(rec, k, -1)
         else:
-            put(rec, k, base + route_root(p, lay, kbu, kbf, q, False) * width)
-    rec[c:] = -1
+            put(rec, k, base + route_root(p, lay, kbu, kbf, q, False, wide) * width)
 
 
 @njit(cache=True, inline="always")

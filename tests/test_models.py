@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from numba import njit
 
 from learned_index.models import cubic, linear, linear_spline, loglinear, mlp, radix, robust_linear
-from learned_index.models.common import clamp_index, key_bits, key_delta
+from learned_index.models.common import clamp_index, key_bits, key_delta, spread
 
 HYP = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 FAMILY_2P = {"linear": linear, "robust_linear": robust_linear, "linear_spline": linear_spline,
@@ -318,6 +318,12 @@ def _delta(q, base):
     return key_delta(q, bu, bf)
 
 
+@njit
+def _delta_spread(q, base):
+    bu, bf = key_bits(base)
+    return key_delta(q, bu, bf, True)
+
+
 @pytest.mark.parametrize("dtype", [np.uint64, np.int64, np.uint32, np.int32, np.float64],
                          ids=lambda d: np.dtype(d).name)
 def test_key_delta_exact_and_monotone(dtype):
@@ -345,7 +351,20 @@ def test_key_delta_converts_exactly_on_both_sides_of_2_63():
     rng = np.random.default_rng(11)
     d = np.concatenate([np.array(edges, dtype=np.uint64),
                         rng.integers(0, 2**64 - 1, 1000, dtype=np.uint64, endpoint=True)])
-    got = np.array([_delta(q, np.uint64(0)) for q in d])
-    np.testing.assert_array_equal(got, d.astype(np.float64))
     base = np.uint64(2**64 - 1)                          # negative offsets: -(base - q)
-    np.testing.assert_array_equal(np.array([_delta(q, base) for q in d]), -(base - d).astype(np.float64))
+    for delta in (_delta, _delta_spread):                # branch on the offset, or none
+        got = np.array([delta(q, np.uint64(0)) for q in d])
+        np.testing.assert_array_equal(got, d.astype(np.float64))
+        np.testing.assert_array_equal(np.array([delta(q, base) for q in d]),
+                                      -(base - d).astype(np.float64))
+
+
+@pytest.mark.parametrize("first, last, want", [
+    (np.uint64(0), np.uint64(2**63 - 1), False), (np.uint64(0), np.uint64(2**63), True),
+    (np.uint64(5), np.uint64(2**63 + 4), False), (np.uint64(5), np.uint64(2**64 - 1), True),
+    (np.int64(-2**62), np.int64(2**62 - 1), False), (np.int64(-2**62), np.int64(2**62), True),
+    (np.int64(-2**63), np.int64(2**63 - 1), True), (np.uint32(0), np.uint32(2**32 - 1), False),
+    (-1e308, 1e308, False)])
+def test_spread_tells_keys_that_span_2_63(first, last, want):
+    """Roots over such keys convert without a branch on the offset (see batch.root_pass)."""
+    assert spread(first, last) is want

@@ -35,28 +35,31 @@ def _ordered_u64(k):
     return None
 
 
-def key_delta(q, base_u, base_f):
+def key_delta(q, base_u, base_f, spread=False):
     """Signed float64 offset ``q - base`` computed exactly before rounding (jitted).
 
     ``base_u`` is the base key under :func:`ordered_u64` (integer keys) and
     ``base_f`` the base key itself (float keys); the unused one is ignored.
-    The result is monotone non-decreasing in ``q``.
+    The result is monotone non-decreasing in ``q``. ``spread`` (a compile-time
+    constant) is for a model over keys that may span more than ``2**63``, such
+    as a root: the conversion then takes no branch on the offset's size (see
+    :func:`_u64_to_f64`). Both ways give the same correctly rounded value.
     """
     raise NotImplementedError("key_delta is only callable from jitted code")
 
 
 @overload(key_delta, inline="always")
-def _key_delta(q, base_u, base_f):
+def _key_delta(q, base_u, base_f, spread=False):
     if isinstance(q, types.Float):
-        def impl(q, base_u, base_f):
+        def impl(q, base_u, base_f, spread=False):
             return np.float64(q) - base_f
         return impl
     if isinstance(q, types.Integer):
-        def impl(q, base_u, base_f):
+        def impl(q, base_u, base_f, spread=False):
             u = ordered_u64(q)
             if u >= base_u:
-                return _u64_to_f64(u - base_u)
-            return -_u64_to_f64(base_u - u)
+                return _u64_to_f64(u - base_u, spread)
+            return -_u64_to_f64(base_u - u, spread)
         return impl
     return None
 
@@ -79,6 +82,14 @@ def _key_bits(k):
     return None
 
 
+@njit(cache=True, inline="always")
+def spread(first, last):
+    """Do the keys from ``first`` to ``last`` span ``2**63`` or more, so that the
+    offsets of a model over all of them (a root) may take either conversion of
+    :func:`_u64_to_f64`? Never for float keys."""
+    return key_bits(last)[0] - key_bits(first)[0] >= _SIGN
+
+
 @intrinsic
 def _opaque(typingctx, x):
     """``x``, through an empty inline assembly block that the optimiser cannot see into."""
@@ -93,12 +104,19 @@ def _opaque(typingctx, x):
 
 
 @njit(cache=True)
-def _u64_to_f64(d):
+def _u64_to_f64(d, spread):
     """``np.float64(d)`` for a ``uint64`` offset, by the one-instruction signed
     conversion where ``d < 2**63``: the same correctly rounded value, where on
     x86 without AVX-512 the unsigned conversion is five dependent instructions.
     LLVM would fold the two conversions back into the unsigned one, so the
-    signed one converts an opaque copy of ``d``."""
+    signed one converts an opaque copy of ``d``.
+
+    With ``spread``, always the unsigned conversion: over keys that span more
+    than ``2**63`` (``uniform_sparse``, ``osm``) the branch on ``d`` would go
+    either way at random, and a mispredicted branch costs more than the five
+    instructions."""
+    if spread:
+        return np.float64(d)
     if d < _SIGN:
         return np.float64(_opaque(np.int64(d)))
     return np.float64(d)
