@@ -22,13 +22,13 @@ PREFETCH_LINES = 16
 
 @njit(cache=True, inline="always")
 def prefetch_window(keys, lo, hi):
-    """Ask for the cache lines of ``keys[lo - 1:hi + 1]`` at once, so that the misses of
-    the search and of :func:`.search.settle`'s check of the neighbours overlap.
+    """Ask for the cache lines of ``keys[lo:hi]`` at once, so that the misses of the
+    search overlap. The keys beyond the window's ends are not asked for:
+    :func:`.search.settle` reads one only for an answer at that end.
 
     Windows above :data:`PREFETCH_LINES` lines get their middle and ends only.
     """
-    prefetch(keys, max(lo - 1, 0))
-    last = min(hi, keys.shape[0] - 1)
+    last = hi - 1
     per_line = line_keys(keys)
     if last - lo < PREFETCH_LINES * per_line:
         for i in range(lo, last, per_line):
@@ -36,7 +36,7 @@ def prefetch_window(keys, lo, hi):
     else:
         prefetch(keys, lo)
         prefetch(keys, (lo + last) >> 1)
-    prefetch(keys, last)
+    prefetch(keys, max(last, 0))
 
 
 #: a narrowing step splits a window into at most this many pieces (see :func:`narrow`)
@@ -158,4 +158,4 @@ def narrow_pass(keys, qs, out, dq, dlo, dhi, m, steps, right, kind):
         if 0 <= t < m:
             q = at(qs, dq[t])
             r = _search.in_window(keys, q, dlo[t], dhi[t], dlo[t], kind, right)
-            put(out, dq[t], _search.settle(keys, q, r, right))
+            put(out, dq[t], _search.settle(keys, q, r, dlo[t], dhi[t], right))
