@@ -174,7 +174,7 @@ def search_pass(keys, qs, out, rec, lo, hi, a, c, right, kind):
         if at(rec, k) >= 0:
             q = at(qs, a + k)
             r = _search.in_window(keys, q, at(lo, k), at(hi, k), at(lo, k), kind, right)
-            put(out, a + k, _search.settle(keys, q, r, at(lo, k), at(hi, k), right))
+            put(out, a + k, _search.settle(keys, q, r, right))
 
 
 @njit(cache=True, nogil=True)

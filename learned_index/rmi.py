@@ -281,7 +281,7 @@ def _locate(keys, p, pu, pi, pf, kbu, kbf, q, right, kind):
     pos, lo, hi = window(keys, p, pu, pi, pf, layout(p), kbu, kbf, q, right)
     prefetch_window(keys, lo, hi)
     r = _search.in_window(keys, q, lo, hi, pos, kind, right)
-    return _search.settle(keys, q, r, lo, hi, right)
+    return _search.settle(keys, q, r, right)
 
 
 # --------------------------------------------------------------------------- lookup kernels
@@ -463,7 +463,7 @@ def ring_pipeline(keys, p, qs, out, start, stop, right, kind, network, defer, de
                 q = at(qs, j)
                 if level[t] < 0:                    # window known: search, done
                     r = _search.in_window(keys, q, lo[t], hi[t], lo[t], kind, right)
-                    put(out, j, _search.settle(keys, q, r, lo[t], hi[t], right))
+                    put(out, j, _search.settle(keys, q, r, right))
                     rec[t] = -1
                     continue
                 f = area[t]

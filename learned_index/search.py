@@ -5,10 +5,9 @@ with ``keys[i] >= q`` (``right=False``, lower bound) or ``keys[i] > q``
 (``right=True``, upper bound), or ``hi`` when there is none. Comparisons are
 made on the keys' own dtype, never on a float image of them.
 
-:func:`settle` makes any candidate exact: it checks the key beyond the
-window where the result is at one of its ends and, should a window ever have
-missed (it does not for a correct error bound), finishes with an exponential
-search over the whole array.
+:func:`settle` makes any candidate exact: it checks the two neighbours of a
+result and, should a window ever have missed (it does not for a correct
+error bound), finishes with an exponential search over the whole array.
 The learned index and the B+tree share these kernels, so that both pay the
 same last-mile cost (as in SOSD).
 """
@@ -99,20 +98,13 @@ def in_window(keys, q, lo, hi, p, kind, right):
 
 
 @njit(cache=True, inline="always")
-def settle(keys, q, r, lo, hi, right):
-    """Return ``r``, the answer of a search of ``[lo, hi)``, if it is the exact
-    answer, else find that by exponential search over the whole array.
+def settle(keys, q, r, right):
+    """Return ``r`` if it is the exact answer, else find it by exponential search.
 
-    ``r`` is exact when the key before it lies before the answer and the key at
-    it does not. A search of the window has compared the keys inside it, so
-    only those outside ``[lo, hi)`` are checked: ``keys[lo - 1]`` for ``r == lo``
-    and ``keys[hi]`` for ``r == hi`` (both, for an ``r`` off the window or a
-    window with ``hi < lo``). No check fails after a search in a window that
-    satisfies the index's error bounds, and no key outside the window need be
-    fetched ahead (see :func:`.wide.prefetch_window`).
+    Two comparisons when ``r`` is right, which is always the case after a
+    search in a window that satisfies the index's error bounds.
     """
     n = keys.shape[0]
-    if (r > 0 and (r <= lo or r > hi) and not before(at(keys, r - 1), q, right)) or \
-            (r < n and (r < lo or r >= hi) and before(at(keys, r), q, right)):
+    if (r > 0 and not before(at(keys, r - 1), q, right)) or (r < n and before(at(keys, r), q, right)):
         return exponential(keys, q, np.int64(0), n, r, right)
     return r

@@ -23,8 +23,11 @@ PREFETCH_LINES = 16
 @njit(cache=True, inline="always")
 def prefetch_window(keys, lo, hi):
     """Ask for the cache lines of ``keys[lo:hi]`` at once, so that the misses of the
-    search overlap. The keys beyond the window's ends are not asked for:
-    :func:`.search.settle` reads one only for an answer at that end.
+    search overlap. The keys just outside the window are not asked for: of the
+    two neighbours of an answer that :func:`.search.settle` reads, one is
+    outside only for an answer at an end of the window, and fetching them for
+    every lookup costs more (``docs/tuning.md``, "Windows without their
+    neighbours").
 
     Windows above :data:`PREFETCH_LINES` lines get their middle and ends only.
     """
@@ -158,4 +161,4 @@ def narrow_pass(keys, qs, out, dq, dlo, dhi, m, steps, right, kind):
         if 0 <= t < m:
             q = at(qs, dq[t])
             r = _search.in_window(keys, q, dlo[t], dhi[t], dlo[t], kind, right)
-            put(out, dq[t], _search.settle(keys, q, r, dlo[t], dhi[t], right))
+            put(out, dq[t], _search.settle(keys, q, r, right))
