@@ -26,8 +26,8 @@ def prefetch_window(keys, lo, hi):
     search overlap. The keys just outside the window are not asked for: of the
     two neighbours of an answer that :func:`.search.settle` reads, one is
     outside only for an answer at an end of the window, and fetching them for
-    every lookup costs more (``docs/tuning.md``, "Windows without their
-    neighbours").
+    every lookup costs more (``docs/tuning.md``, "Root offsets without a branch,
+    windows without their neighbours").
 
     Windows above :data:`PREFETCH_LINES` lines get their middle and ends only.
     """
