@@ -54,7 +54,7 @@ def root_pass(keys, p, qs, out, rec, a, c, right):
     """Range checks of ``qs[a:a + c]``: an answer into ``out`` and -1 into ``rec``,
     or the offset of the record the root routes the query to. O(c).
 
-    Its loop is compiled twice, for keys that span more than ``2**63`` and for
+    Its loop is compiled twice, for keys that span ``2**63`` or more and for
     the others (``spread`` in :func:`.rmi.route_root`): over the first, the
     size of a key's offset would be a coin toss for the branch predictor; over
     the second, the branch on it is always taken and the conversion is one

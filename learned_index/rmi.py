@@ -211,8 +211,8 @@ def layout(p):
 def route_root(p, lay, kbu, kbf, q, network=True, spread=False):
     """The root's choice for ``q``: a middle record (3 stages) or a leaf (2 stages).
 
-    ``spread`` (a compile-time constant) is for keys that span more than
-    ``2**63`` (see :func:`.models.common.key_delta`)."""
+    ``spread`` (a compile-time constant) is for keys that span ``2**63`` or
+    more (see :func:`.models.common.key_delta`)."""
     top = lay[L_N_MID] if lay[L_N_MID] > 0 else lay[L_N_LEAVES]
     x = key_delta(q, kbu, kbf, spread)
     return clamp_index(evaluate(lay[L_ROOT_FORM], p, lay[L_ROOT_OFF], x, network), top - 1)

@@ -41,7 +41,7 @@ def key_delta(q, base_u, base_f, spread=False):
     ``base_u`` is the base key under :func:`ordered_u64` (integer keys) and
     ``base_f`` the base key itself (float keys); the unused one is ignored.
     The result is monotone non-decreasing in ``q``. ``spread`` (a compile-time
-    constant) is for a model over keys that may span more than ``2**63``, such
+    constant) is for a model over keys that may span ``2**63`` or more, such
     as a root: the conversion then takes no branch on the offset's size (see
     :func:`_u64_to_f64`). Both ways give the same correctly rounded value.
     """
@@ -111,8 +111,8 @@ def _u64_to_f64(d, spread):
     LLVM would fold the two conversions back into the unsigned one, so the
     signed one converts an opaque copy of ``d``.
 
-    With ``spread``, always the unsigned conversion: over keys that span more
-    than ``2**63`` (``uniform_sparse``, ``osm``) the branch on ``d`` would go
+    With ``spread``, always the unsigned conversion: over keys that span
+    ``2**63`` or more (``uniform_sparse``, ``osm``) the branch on ``d`` would go
     either way at random, and a mispredicted branch costs more than the five
     instructions."""
     if spread:
