@@ -16,6 +16,7 @@ squares of the relative error then fits the weights of the cost model's terms
          + per_narrow_step * E[narrowing steps]
          + per_fence_leaf * P[fence leaf] + per_fence * E[fence levels]
          + per_log2_past_l2 * max(log2(bytes / L2), 0)
+         + per_ring * [batches take the ring pipeline: fence leaves or a network root]
 
 It prints the constants (to be copied into ``learned_index.tune.COST``), the
 fit's relative error and how often the model's best configuration per dataset
@@ -23,7 +24,7 @@ was within 10% of the measured best.
 
 Example::
 
-    python -m bench.calibrate --n 1e7 --datasets uniform_dense lognormal clustered osm fb books
+    python -m bench.calibrate --n 1e7 --datasets uniform_dense normal lognormal clustered osm fb wiki books
 """
 import argparse
 import json
@@ -104,7 +105,8 @@ def fit(rows):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench.calibrate", description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", nargs="+",
-                    default=["uniform_dense", "lognormal", "clustered", "osm", "fb", "books"])
+                    default=["uniform_dense", "normal", "lognormal", "clustered", "osm", "fb", "wiki",
+                             "books"])
     ap.add_argument("--n", type=lambda s: int(float(s)), default=10_000_000)
     ap.add_argument("--lookups", type=lambda s: int(float(s)), default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)

@@ -32,10 +32,10 @@ from .search import SEARCH_KINDS
 
 #: weights (ns) of the cost model's terms (see :func:`features`), fitted by
 #: ``python -m bench.calibrate`` to batch lookups of 10^7 keys on this
-#: project's 2-core test machine (see ``docs/tuning.md``)
-COST = {"base": 0.0, "per_stage": 2.62, "per_log2": 9.62, "per_deep_step": 45.0,
-        "per_fence": 13.77, "per_fence_leaf": 133.32, "per_log2_past_l2": 1.86,
-        "per_narrow_step": 37.5}
+#: project's 2-core test machine (see ``docs/tuning.md``, "Calibration")
+COST = {"base": 0.0, "per_stage": 4.1, "per_log2": 7.37, "per_deep_step": 12.05,
+        "per_fence": 29.79, "per_fence_leaf": 0.0, "per_log2_past_l2": 3.28,
+        "per_narrow_step": 63.96, "per_ring": 15.95}
 #: the machine's L2 cache (per core): models past it pay a growing share of L3 hits
 L2_BYTES = 2 << 20
 
@@ -292,13 +292,17 @@ def features(stages, est, nbytes):
     :func:`.wide.prefetch_window`); ``per_fence_leaf``: share of lookups that
     enter a fence leaf; ``per_fence``: mean fence levels descended;
     ``per_log2_past_l2``: ``log2`` of the size beyond :data:`L2_BYTES`;
-    ``per_narrow_step``: mean narrowing steps (see :func:`.wide.narrow`).
+    ``per_narrow_step``: mean narrowing steps (see :func:`.wide.narrow`);
+    ``per_ring``: 1 for an index whose batches take the ring pipeline
+    (:func:`.rmi.ring_pipeline`: fence leaves or a network root), 0 for one
+    that takes the faster stage passes (:mod:`.batch`).
     """
     past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(L2_BYTES), 0.0)
+    ring = est["fence_share"] > 0 or stages[0] == "mlp"
     return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": est["log2_searched"],
             "per_deep_step": est["deep_steps"], "per_fence": est["fence_probes"],
             "per_fence_leaf": est["fence_share"], "per_log2_past_l2": past_l2,
-            "per_narrow_step": est["narrow_steps"]}
+            "per_narrow_step": est["narrow_steps"], "per_ring": float(ring)}
 
 
 def predict_ns(terms):

@@ -201,6 +201,21 @@ def test_auto_stages_use_the_cost_model():
     assert auto_config(np.arange(100, dtype=np.uint64)) is None
 
 
+@pytest.mark.parametrize("stages, max_window", [(("linear", "linear"), None), (("linear", "linear"), 8),
+                                                 (("mlp", "linear"), None)])
+def test_ring_term_marks_the_indexes_that_take_the_ring_pipeline(stages, max_window):
+    """The cost model charges ``per_ring`` exactly to the indexes whose batches take
+    the ring pipeline (fence leaves or a network root), as the built blob tells."""
+    keys = step_keys(np.uint64)
+    config = {"stages": stages, "n_leaves": 64}
+    est = tune_module.estimate(keys, config, train.sample_step(keys.size), (max_window,))[0]
+    terms = tune_module.features(stages, est, est["nbytes"])
+    blob = LearnedIndex(keys, **config, max_window=max_window).model_
+    assert terms["per_ring"] == float(rmi.has_fences(blob) or rmi.has_network(blob))
+    assert terms["per_ring"] == float(max_window is not None or stages[0] == "mlp")
+    assert set(terms) == set(tune_module.COST)
+
+
 def test_tiny_and_empty_inputs():
     for keys in (np.zeros(0, np.uint64), np.array([5], np.int32), np.arange(1000.0)):
         res = tune(keys, lookups=100, repeats=1, confirm=1)
