@@ -294,8 +294,9 @@ def features(stages, est, nbytes):
     ``per_log2_past_l2``: ``log2`` of the size beyond :data:`L2_BYTES`;
     ``per_narrow_step``: mean narrowing steps (see :func:`.wide.narrow`);
     ``per_ring``: 1 for an index whose batches take the ring pipeline
-    (:func:`.rmi.ring_pipeline`: fence leaves or a network root), 0 for one
-    that takes the faster stage passes (:mod:`.batch`).
+    (:func:`.rmi.ring_pipeline`: a network root, or fence leaves, as far as the
+    sampled leaves show them), 0 for one that takes the faster stage passes
+    (:mod:`.batch`).
     """
     past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(L2_BYTES), 0.0)
     ring = est["fence_share"] > 0 or stages[0] == "mlp"
