@@ -197,7 +197,8 @@ def test_pipeline_batch_sizes_and_parallel_chunks():
     across the parallel kernel's chunks: the ring pipeline (queries in flight,
     some in fence descents, some answered by the range check) around its ring and
     lead, and the stage passes of indexes without fence leaves (2 and 3 stages)
-    around their chunk and prefetch distance."""
+    around their chunk and prefetch distance; and membership, which checks each
+    chunk's keys after its bounds, around the same chunk and prefetch distance."""
     from learned_index import batch, rmi
 
     keys = step_keys(np.uint64)
@@ -223,3 +224,6 @@ def test_pipeline_batch_sizes_and_parallel_chunks():
         for i in (plain, two):
             assert np.array_equal(i.lower_bound(q), want), m
             assert np.array_equal(i.upper_bound(q), np.searchsorted(keys, q, side="right")), m
+        has = np.isin(q, keys)
+        for i in (idx, par, plain, two):
+            assert np.array_equal(i.contains(q), has), m
