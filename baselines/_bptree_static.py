@@ -274,9 +274,12 @@ def contains_one(keys, seps, meta, kind, node_kind, q):
 
 @njit(cache=True, nogil=True)
 def contains_many(keys, seps, meta, qs, out, kind, node_kind):
-    """Batch membership into the bool array ``out``."""
-    n = keys.shape[0]
-    pos = np.empty(qs.shape[0], np.int64)
-    bound_many(keys, seps, meta, qs, pos, np.bool_(False), kind, node_kind)
-    for j in range(qs.shape[0]):
-        out[j] = pos[j] < n and keys[pos[j]] == qs[j]
+    """Batch membership into the bool array ``out``: the bounds of
+    ``CHUNK_QUERIES`` queries at a time, each chunk checked right after, as
+    the learned index does (:func:`learned_index.search.members`). O(m (h log B + search(L)))."""
+    m = qs.shape[0]
+    pos = np.empty(min(m, CHUNK_QUERIES), np.int64)
+    for a in range(0, m, CHUNK_QUERIES):
+        c = min(CHUNK_QUERIES, m - a)
+        bound_range(keys, seps, meta, qs[a:a + c], pos[:c], 0, c, np.bool_(False), kind, node_kind)
+        _search.members(keys, qs, pos, out, a, c, AHEAD)

@@ -32,7 +32,6 @@ from numba import njit, prange
 
 from . import search as _search
 from ._pointer import at, borrow, put
-from ._prefetch import prefetch
 from .fences import line_keys
 from .models.common import key_bits, spread
 from .rmi import (FENCE_STEPS, H_N_MID, H_NARROW, L_LEAF_FORM, L_LEAF_OFF, L_LEAF_W, L_MID_FORM,
@@ -268,20 +267,16 @@ def bound_many_parallel(keys, p, qs, out, right, kind):
 def contains_many(keys, p, qs, out, kind):
     """Batch membership into the bool array ``out``.
 
-    The lower bounds of :data:`CHUNK_QUERIES` queries at a time, then the key
-    at each bound compared with its query, the key of the query :data:`AHEAD`
-    places on prefetched. The chunk's lookups read those key lines moments
-    before, so they are mostly still in the L2; after the whole batch's bounds
-    they would be gone (``docs/tuning.md``, "Membership a chunk at a time":
-    up to 20% faster). O(m log window).
+    The lower bounds of :data:`CHUNK_QUERIES` queries at a time, each chunk
+    checked right after (:func:`.search.members`): its lookups read those key
+    lines moments before, so they are mostly still in the L2; after the whole
+    batch's bounds they would be gone (``docs/tuning.md``, "Membership a chunk
+    at a time": up to 20% faster). O(m log window).
     """
-    m, n = qs.shape[0], keys.shape[0]
+    m = qs.shape[0]
     pos = np.empty(min(m, CHUNK_QUERIES), dtype=np.int64)
     for a in range(0, m, CHUNK_QUERIES):
         c = min(CHUNK_QUERIES, m - a)
         # slices, start 0 and np.bool_: the kernel as compiled for bound_many
         bound_range(keys, p, qs[a:a + c], pos[:c], 0, c, np.bool_(False), kind)
-        for k in range(c):
-            if k + AHEAD < c and pos[k + AHEAD] < n:
-                prefetch(keys, pos[k + AHEAD])
-            out[a + k] = pos[k] < n and keys[pos[k]] == qs[a + k]
+        _search.members(keys, qs, pos, out, a, c, AHEAD)

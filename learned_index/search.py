@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from ._pointer import at
+from ._prefetch import prefetch
 from ._select import select
 
 BINARY = 0
@@ -108,3 +109,18 @@ def settle(keys, q, r, right):
     if (r > 0 and not before(at(keys, r - 1), q, right)) or (r < n and before(at(keys, r), q, right)):
         return exponential(keys, q, np.int64(0), n, r, right)
     return r
+
+
+@njit(cache=True, inline="always")
+def members(keys, qs, pos, out, a, c, ahead):
+    """``out[a + k]``: is ``qs[a + k]`` the key at its lower bound ``pos[k]``, for
+    ``k < c``. The key of the query ``ahead`` places on is prefetched: a batch
+    checks a chunk right after the chunk's lookups, whose key lines are then
+    mostly still in the L2 (``docs/tuning.md``, "Membership a chunk at a
+    time"). O(c).
+    """
+    n = keys.shape[0]
+    for k in range(c):
+        if k + ahead < c and pos[k + ahead] < n:
+            prefetch(keys, pos[k + ahead])
+        out[a + k] = pos[k] < n and keys[pos[k]] == qs[a + k]

@@ -192,8 +192,9 @@ def test_bplustree_parallel_and_scalar_types():
 def test_bplustree_batch_lengths_around_its_chunks():
     """The level passes (a chunk of queries per pass, each prefetching AHEAD queries on)
     are exact for every batch length around the chunk and the prefetch distance, in
-    trees of no inner level to three, for lower and upper bounds, alone and split
-    across threads, with queries outside the key range mixed in."""
+    trees of no inner level to three, for lower and upper bounds and membership (which
+    checks each chunk after its bounds), alone and split across threads, with queries
+    outside the key range mixed in."""
     from learned_index.batch import AHEAD, CHUNK, CHUNK_QUERIES
 
     rng = np.random.default_rng(8)
@@ -210,6 +211,7 @@ def test_bplustree_batch_lengths_around_its_chunks():
                 assert_equal(t.lower_bound(q), np.searchsorted(keys, q), q, f"lower {n} {m}")
                 assert_equal(t.upper_bound(q), np.searchsorted(keys, q, "right"), q,
                              f"upper {n} {m}")
+                assert_equal(t.contains(q), np.isin(q, keys), q, f"contains {n} {m}")
     assert heights == {0, 2, 3}, heights
 
 
