@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from . import fences, rmi, train, wide
-from .models import FAMILIES, LEAF_CODES
+from .models import FAMILIES, FORM_MLP, LEAF_CODES
 from .search import SEARCH_KINDS
 
 #: weights (ns) of the cost model's terms (see :func:`features`), fitted by
@@ -299,7 +299,7 @@ def features(stages, est, nbytes):
     (:mod:`.batch`).
     """
     past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(L2_BYTES), 0.0)
-    ring = est["fence_share"] > 0 or stages[0] == "mlp"
+    ring = est["fence_share"] > 0 or FAMILIES[stages[0]][1] == FORM_MLP    # as rmi.has_network
     return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": est["log2_searched"],
             "per_deep_step": est["deep_steps"], "per_fence": est["fence_probes"],
             "per_fence_leaf": est["fence_share"], "per_log2_past_l2": past_l2,
