@@ -9,7 +9,11 @@ Method (see ``docs/performance.md``):
 * **Build** is timed once per (dataset, index), after the warm-up.
 * **Lookups**: one untimed warm-up call, then ``repeats`` timed calls per
   workload, the competitors alternated (A B C ... A B C ...) so that drift of
-  a shared machine hits all alike; min, median and max are kept.
+  a shared machine hits all alike; min, median and max are kept. Each round's
+  batch times are kept too, for the paired ratios (:func:`paired`): the
+  median over the rounds of one competitor's time over another's in the
+  same round, steadier than the ratio of their medians when the machine's
+  speed drifts between rounds.
 * **Every timed answer is checked** against ``np.searchsorted`` on the same
   keys, outside the timed region; a mismatch raises ``SystemExit`` with a
   loud message, so no time is ever reported for a wrong answer.
@@ -261,6 +265,7 @@ def _row(spec, adapter, m, d, profile):
         "label": spec.label, "family": spec.family, "build_s": m["build_s"],
         "batch_lookups": len(d.loop_q) if spec.loop else len(d.present),
         "batch_ns": float(np.median(b)), "batch_ns_min": float(b.min()), "batch_ns_max": float(b.max()),
+        "batch_rounds_ns": [float(x) for x in b],
         "scalar_ns": _ns(m["scalar"]),
         "nbytes": nbytes, "bytes_per_key": None if nbytes is None else nbytes / max(d.n, 1),
     }
@@ -281,14 +286,32 @@ def _row(spec, adapter, m, d, profile):
     return row
 
 
+def paired(row, ref):
+    """Median over the rounds of ``row``'s batch time ÷ ``ref``'s in the same round.
+
+    The rounds alternate the competitors, so a slow spell of the machine
+    falls on both times of a round's ratio. None unless both rows have the
+    same number of timed rounds.
+
+    >>> paired({"batch_rounds_ns": [10.0, 30.0, 12.0]}, {"batch_rounds_ns": [20.0, 40.0, 20.0]})
+    0.6
+    """
+    a, b = row.get("batch_rounds_ns"), ref.get("batch_rounds_ns")
+    if not a or not b or len(a) != len(b):
+        return None
+    return float(np.median(np.asarray(a) / np.asarray(b)))
+
+
 def _ratios(rows):
-    """Ratios to the fastest B+tree (time, and its size) and to ``np.searchsorted``, in place."""
+    """Ratios to the fastest B+tree (time, and its size) and to ``np.searchsorted``, in place;
+    the time's paired too (:func:`paired`)."""
     trees = [r for r in rows if r["family"] == "bplustree"]
     best = min(trees, key=lambda r: r["batch_ns"]) if trees else None
     ss = next((r for r in rows if r["family"] == "binary"), None)
     for r in rows:
         r["best_btree"] = best["label"] if best else None
         r["time_vs_best_btree"] = r["batch_ns"] / best["batch_ns"] if best else None
+        r["paired_vs_best_btree"] = paired(r, best) if best else None
         r["size_vs_best_btree"] = (r["nbytes"] / best["nbytes"]
                                    if best and best["nbytes"] and r["nbytes"] is not None else None)
         r["time_vs_searchsorted"] = r["batch_ns"] / ss["batch_ns"] if ss else None

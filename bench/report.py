@@ -16,6 +16,8 @@ import sys
 
 import numpy as np
 
+from .harness import paired
+
 MD_START = "<!-- bench:results:start -->"
 MD_END = "<!-- bench:results:end -->"
 
@@ -124,7 +126,7 @@ def workload_table(rows):
 def summary_table(rows):
     """Per dataset: the default learned index against the best B+tree, searchsorted and PyGM."""
     headers = ["dataset (keys)", "LI default ns", "best B+tree", "B+tree ns", "searchsorted ns",
-               "LI ÷ B+tree time", "LI ÷ B+tree size", "LI scalar ns", "PyGM scalar ns"]
+               "LI ÷ B+tree time", "paired", "LI ÷ B+tree size", "LI scalar ns", "PyGM scalar ns"]
     out = []
     for ds in dict.fromkeys((r["dataset"], r["n"]) for r in rows):
         group = [r for r in rows if (r["dataset"], r["n"]) == ds]
@@ -137,7 +139,8 @@ def summary_table(rows):
         pg = next((r for r in group if r["index"] == "pygm"), None)
         out.append([_dataset(li), _ns(li["batch_ns"]), tree["label"] if tree else "–",
                     _ns(tree["batch_ns"]) if tree else "–", _ns(ss["batch_ns"]) if ss else "–",
-                    _ratio(li["time_vs_best_btree"]), _ratio(li["size_vs_best_btree"]),
+                    _ratio(li["time_vs_best_btree"]), _ratio(li.get("paired_vs_best_btree")),
+                    _ratio(li["size_vs_best_btree"]),
                     _ns(li["scalar_ns"]), _ns(pg["scalar_ns"]) if pg else "–"])
     return headers, out
 
@@ -145,8 +148,8 @@ def summary_table(rows):
 def tuned_table(rows):
     """Per dataset and tuned index: against the best grid configuration and the best B+tree."""
     headers = ["dataset (keys)", "index", "tuned ns", "tuned config", "tuned bytes", "tuning s",
-               "best grid", "grid ns", "tuned ÷ best grid", "tuned ÷ best B+tree time",
-               "tuned ÷ best B+tree size", "tuned ÷ searchsorted"]
+               "best grid", "grid ns", "tuned ÷ best grid", "paired", "tuned ÷ best B+tree time",
+               "paired", "tuned ÷ best B+tree size", "tuned ÷ searchsorted"]
     out = []
     for ds in dict.fromkeys((r["dataset"], r["n"]) for r in rows):
         group = [r for r in rows if (r["dataset"], r["n"]) == ds]
@@ -158,7 +161,9 @@ def tuned_table(rows):
                         _f(tuned.get("tune_s"), "{:.1f}"),
                         best["label"] if best else "–", _ns(best["batch_ns"]) if best else "–",
                         _ratio(tuned["batch_ns"] / best["batch_ns"]) if best else "–",
-                        _ratio(tuned["time_vs_best_btree"]), _ratio(tuned["size_vs_best_btree"]),
+                        _ratio(paired(tuned, best)) if best else "–",
+                        _ratio(tuned["time_vs_best_btree"]), _ratio(tuned.get("paired_vs_best_btree")),
+                        _ratio(tuned["size_vs_best_btree"]),
                         _ratio(tuned["time_vs_searchsorted"])])
     return headers, out
 
@@ -233,7 +238,8 @@ def print_tables(results, console=None):
 
 CSV_FIELDS = ["dataset", "n", "dtype", "index", "label", "family", "build_s", "batch_lookups",
               "batch_ns", "batch_ns_min", "batch_ns_max", "scalar_ns", "nbytes", "bytes_per_key",
-              "best_btree", "time_vs_best_btree", "size_vs_best_btree", "time_vs_searchsorted",
+              "best_btree", "time_vs_best_btree", "paired_vs_best_btree", "size_vs_best_btree",
+              "time_vs_searchsorted",
               "absent_ratio", "absent_ns", "zipf_ns", "mean_log2_error", "max_error", "mean_error",
               "n_leaves", "fence_leaves", "config", "tune_s"]
 

@@ -6,6 +6,7 @@ PNG and Markdown outputs are parsed and checked.
 """
 import csv
 import json
+import statistics
 
 import numpy as np
 import pytest
@@ -145,7 +146,8 @@ def run(tmp_path_factory):
     md.write_text("# Performance\n\nkept text\n")
     datasets_ = ["lognormal", "osm", "wiki"] + (["airports_lat"] if realdata.available() else [])
     results = cli.main(["--datasets", *datasets_, "--data", sosd_file, "--indexes", "all",
-                        "--search-kinds", "--out", str(out / "res"), "--markdown", str(md)] + SMALL)
+                        "--search-kinds", "--out", str(out / "res"), "--markdown", str(md)]
+                       + SMALL + ["--repeats", "3"])
     return out, results, datasets_ + ["mine_2K_uint64"]
 
 
@@ -178,6 +180,27 @@ def test_cli_json(run):
     assert len(d["rows"]) == len(results.rows) and d["jit"]
     assert {j["dtype"] for j in d["jit"]} >= {"uint64"}
     assert all(j["first_use_s"] >= 0 for j in d["jit"])
+
+
+def test_paired_ratios(run):
+    """Each row's paired ratio is the median of its per-round ratios to the best B+tree."""
+    out, results, names = run
+    for name in names:
+        group = [r for r in results.rows if r["dataset"] == name and r["family"] != "kv"]
+        best = next(r for r in group if r["family"] == "bplustree" and r["label"] == r["best_btree"])
+        for r in group:
+            rounds = r["batch_rounds_ns"]
+            assert len(rounds) == len(best["batch_rounds_ns"]) >= 1
+            assert min(rounds) == r["batch_ns_min"] and statistics.median(rounds) == r["batch_ns"]
+            per_round = [a / b for a, b in zip(rounds, best["batch_rounds_ns"])]
+            assert r["paired_vs_best_btree"] == pytest.approx(statistics.median(per_round))
+        assert best["paired_vs_best_btree"] == 1.0
+    with open(out / "res" / "results.csv") as f:
+        assert all(float(r["paired_vs_best_btree"]) > 0 for r in csv.DictReader(f)
+                   if r["family"] != "kv")
+    md = (out / "performance.md").read_text()
+    assert "| LI ÷ B+tree time | paired |" in md and "| tuned ÷ best grid | paired |" in md
+    assert harness.paired({"batch_rounds_ns": [1.0]}, {"batch_rounds_ns": [1.0, 2.0]}) is None
 
 
 def test_tuned_small_fits_its_budget(run):
