@@ -7,7 +7,7 @@ comparison of each step goes either way. :func:`select` marks its ``select``
 ``!unpredictable``, which the pass respects, so the comparison's result feeds
 a ``cmov`` (:func:`.search.branchless`). A toy lookup loop over keys in L1
 took 16 ns with it against 29 ns with the ternary; in the index's pipelined
-batch kernel ``branchless`` measured the same as ``binary`` (``docs/tuning.md``).
+batch kernel ``branchless`` measured the same as ``binary`` (``docs/tuning-log.md``).
 """
 from numba import types
 from numba.extending import intrinsic

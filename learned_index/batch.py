@@ -20,7 +20,7 @@ one instruction). Each pass works on borrowed views of its arrays
 (:func:`._pointer.borrow`): a callee cannot know that its caller's views
 are borrowed, and with its own it has no reference counts to keep. At 10**7
 keys this made the default index's batch lookups 18-31% faster on random
-present keys (``docs/tuning.md``, "Lookups a stage at a time").
+present keys (``docs/tuning-log.md``, "Lookups a stage at a time").
 
 Indexes with fence leaves or a network root keep the ring pipeline: a fence
 leaf's descent takes a step per level. Both paths set the queries of wide
@@ -270,7 +270,7 @@ def contains_many(keys, p, qs, out, kind):
     The lower bounds of :data:`CHUNK_QUERIES` queries at a time, each chunk
     checked right after (:func:`.search.members`): its lookups read those key
     lines moments before, so they are mostly still in the L2; after the whole
-    batch's bounds they would be gone (``docs/tuning.md``, "Membership a chunk
+    batch's bounds they would be gone (``docs/tuning-log.md``, "Membership a chunk
     at a time": up to 20% faster). O(m log window).
     """
     m = qs.shape[0]

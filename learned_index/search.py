@@ -116,7 +116,7 @@ def members(keys, qs, pos, out, a, c, ahead):
     """``out[a + k]``: is ``qs[a + k]`` the key at its lower bound ``pos[k]``, for
     ``k < c``. The key of the query ``ahead`` places on is prefetched: a batch
     checks a chunk right after the chunk's lookups, whose key lines are then
-    mostly still in the L2 (``docs/tuning.md``, "Membership a chunk at a
+    mostly still in the L2 (``docs/tuning-log.md``, "Membership a chunk at a
     time"). O(c).
     """
     n = keys.shape[0]

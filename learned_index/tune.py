@@ -79,8 +79,8 @@ def small_config(n, max_bytes=None):
     Three linear stages with one leaf per :data:`MIN_LEAF_KEYS` keys, as many
     as fit ``max_bytes`` (at least one), and half as many middle records: the
     leaf count the cost model picks for small sets, and 1.2-2.8x faster than one
-    leaf per 64 keys from 200 to 16,000 keys (see ``docs/tuning.md``, "Small key
-    sets"). About 6 bytes per key (compact leaf and middle records, 16 bytes each). O(1).
+    leaf per 64 keys from 200 to 16,000 keys (see ``docs/tuning-log.md``, "Small
+    key sets"). About 6 bytes per key (compact leaf and middle records, 16 bytes each). O(1).
 
     >>> small_config(10_000)
     {'stages': ('linear', 'linear', 'linear'), 'n_leaves': 2500, 'n_mid': 1250, 'max_window': None}

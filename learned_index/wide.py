@@ -26,14 +26,14 @@ def prefetch_window(keys, lo, hi):
     search overlap. The keys just outside the window are not asked for: of the
     two neighbours of an answer that :func:`.search.settle` reads, one is
     outside only for an answer at an end of the window, and fetching them for
-    every lookup costs more (``docs/tuning.md``, "Root offsets without a branch,
+    every lookup costs more (``docs/tuning-log.md``, "Root offsets without a branch,
     windows without their neighbours").
 
     A window of at most ``3 * per_line`` keys (at most four lines, the
     windows of most lookups on smooth data) is asked for with four prefetches
     and no loop: the trip count of the loop varies with the window's width and
     its exit was mispredicted for many lookups (up to 10% of a batch's time,
-    ``docs/tuning.md``, "Window prefetch without a loop"). Windows above
+    ``docs/tuning-log.md``, "Window prefetch without a loop"). Windows above
     :data:`PREFETCH_LINES` lines get their middle and ends only.
     """
     last = hi - 1
