@@ -39,7 +39,7 @@ COST = {"base": 0.0, "per_stage": 4.1, "per_log2": 7.37, "per_deep_step": 12.05,
 #: size past which a model pays :data:`COST`'s ``per_log2_past_l2`` per doubling: a growing
 #: share of its records miss the L2. 2 MiB is the L2 per core of the Xeon the term was
 #: first fitted on; the AMD machine's is 512 KiB, and the refit there (2026-12-07) kept
-#: the threshold, so at 10**7 keys the model is indifferent between 512 KiB and 2 MiB.
+#: the threshold, so the model charges nothing for size below 2 MiB.
 L2_BYTES = 2 << 20
 
 #: stages tried by :func:`tune` (a grid) and by :func:`auto_config` (its first entries)
