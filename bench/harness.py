@@ -12,8 +12,8 @@ Method (see ``docs/performance.md``):
   a shared machine hits all alike; min, median and max are kept. Each round's
   batch times are kept too, for the paired ratios (:func:`paired`): the
   median over the rounds of one competitor's time over another's in the
-  same round, steadier than the ratio of their medians when the machine's
-  speed drifts between rounds.
+  same round, which a drift of the machine's speed from round to round
+  does not move.
 * **Every timed answer is checked** against ``np.searchsorted`` on the same
   keys, outside the timed region; a mismatch raises ``SystemExit`` with a
   loud message, so no time is ever reported for a wrong answer.
