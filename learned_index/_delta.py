@@ -104,6 +104,15 @@ AHEAD = 16
 CHUNK = 4096
 
 
+@njit(cache=True, inline="always")
+def _prefetch_hit(flat, keys, pos, t, w):
+    """Ask for what :func:`get_many` reads for query ``t`` if its key is in the base:
+    the value row (``w`` values wide) and the key at its lower bound ``pos[t]``."""
+    if pos[t] < keys.shape[0]:
+        prefetch(flat, pos[t] * w)
+        prefetch(keys, pos[t])
+
+
 @njit(cache=True, nogil=True)
 def get_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, braw, draw, out, found):
     """Values of ``qs`` into ``out`` (rows, zero-filled by the caller) and ``found``.
@@ -129,12 +138,9 @@ def get_many(keys, p, qs, kind, rkeys, rslots, dkeys, dslots, braw, draw, out, f
             # slices, start 0 and np.bool_: the batch kernel as compiled for batch.bound_many
             batch.bound_range(keys, p, qs[j:stop], pos[j:stop], 0, stop - j, np.bool_(False), kind)
             for t in range(j, min(j + AHEAD, stop)):
-                if pos[t] < n:
-                    prefetch(flat, pos[t] * w)
-                    prefetch(keys, pos[t])
-        if j + AHEAD < stop and pos[j + AHEAD] < n:
-            prefetch(flat, pos[j + AHEAD] * w)
-            prefetch(keys, pos[j + AHEAD])
+                _prefetch_hit(flat, keys, pos, t, w)
+        if j + AHEAD < stop:
+            _prefetch_hit(flat, keys, pos, j + AHEAD, w)
         q = qs[j]
         if buffered:
             s = _delta_slot(rkeys, rslots, dkeys, dslots, q)
