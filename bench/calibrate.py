@@ -18,7 +18,9 @@ squares of the relative error then fits the weights of the cost model's terms
          + per_log2_past_l2 * max(log2(bytes / L2), 0)
          + per_ring * [batches take the ring pipeline: fence leaves or a network root]
 
-It prints the constants (to be copied into ``learned_index.tune.COST``), the
+It prints the constants (to be copied into ``learned_index.tune.COST``, or for
+keys that stay in the cache, :func:`learned_index.tune.cached`, ``COST_CACHED``,
+whose terms other than ``CACHED_TERMS`` it keeps at ``COST``'s), the
 fit's relative error and how often the model's best configuration per dataset
 was within 10% of the measured best.
 
@@ -35,10 +37,10 @@ import numpy as np
 from . import datasets
 
 
-def _features(config, est, nbytes):
+def _features(config, est, nbytes, cached=False):
     from learned_index import tune
 
-    terms = tune.features(config["stages"], est, nbytes)
+    terms = tune.features(config["stages"], est, nbytes, cached)
     return [terms[k] for k in tune.COST]
 
 
@@ -82,24 +84,31 @@ def measure(keys, lookups=1_000_000, repeats=3, seed=0):
             if not np.array_equal(idx.lower_bound(qs), want):
                 raise SystemExit(f"*** WRONG ANSWERS from {cfg}: calibration aborted")
         ns = tune._time_rounds([anchor] + built, qs, repeats)
-        timed.append(([(cfg, _features(config, est, idx.nbytes))
+        timed.append(([(cfg, _features(config, est, idx.nbytes, tune.cached(keys)))
                        for (cfg, config, est), idx in zip(group, built)], ns[1:], ns[0]))
     ref = float(np.median([a for _, _, a in timed]))
     return [(cfg, x, t * ref / a) for rows, ts, a in timed for (cfg, x), t in zip(rows, ts)]
 
 
-def fit(rows):
+def fit(rows, cached=False):
     """Constants ``{name: value}`` for ``rows``: non-negative least squares of the
     *relative* error, so that fast configurations, the ones a tuner must rank,
-    weigh as much as slow ones."""
+    weigh as much as slow ones. For ``cached`` keys (rows of keys that stay in the
+    cache, :func:`learned_index.tune.cached`) only the weights of
+    :data:`learned_index.tune.CACHED_TERMS` are fitted, the others kept at
+    :data:`learned_index.tune.COST`'s."""
     from scipy.optimize import nnls
 
     from learned_index import tune
 
+    names = list(tune.COST)
+    free = [names.index(k) for k in (tune.CACHED_TERMS if cached else names)]
+    kept = np.array([0.0 if i in free else tune.COST[k] for i, k in enumerate(names)])
     b = np.array([r[2] for r in rows])
     a = np.array([r[1] for r in rows]) / b[:, None]
-    coef, _ = nnls(a, np.ones_like(b))
-    return dict(zip(tune.COST, (round(float(c), 2) for c in coef)))
+    coef, _ = nnls(a[:, free], 1.0 - a @ kept)
+    kept[free] = coef
+    return dict(zip(names, (round(float(c), 2) for c in kept)))
 
 
 def main(argv=None):
@@ -112,18 +121,26 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", help="write the measured rows to this JSON file")
     args = ap.parse_args(argv)
-    by_set = {}
+    from learned_index import _coerce, tune
+
+    by_set, regimes = {}, set()
     for name in args.datasets:
         t = time.perf_counter()
-        by_set[name] = measure(datasets.GENERATORS[name](args.n), args.lookups, args.repeats)
+        keys = _coerce.as_keys(datasets.GENERATORS[name](args.n))
+        regimes.add(tune.cached(keys))
+        by_set[name] = measure(keys, args.lookups, args.repeats)
         print(f"{name}: {len(by_set[name])} configurations timed in {time.perf_counter() - t:.0f} s",
               flush=True)
     if args.out:
         with open(args.out, "w") as f:
             json.dump({k: [[str(c), x, ns] for c, x, ns in rs] for k, rs in by_set.items()}, f)
+    if len(regimes) > 1:
+        raise SystemExit("*** the sets' keys fall on both sides of tune.CACHED_KEY_BYTES: "
+                         "calibrate them separately")
     rows = [r for rs in by_set.values() for r in rs]
-    cost = fit(rows)
-    print("COST =", cost)
+    cached = regimes.pop()
+    cost = fit(rows, cached)
+    print("COST_CACHED =" if cached else "COST =", cost)
     coef = np.array(list(cost.values()))
     for name, rs in by_set.items():
         pred = np.array([r[1] for r in rs]) @ coef

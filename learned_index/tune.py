@@ -15,7 +15,8 @@ a full build does; the leaves that :data:`DRAWS` random keys fall into are then
 fitted on their full keys, exactly as a build fits them (:func:`estimate`).
 
 A linear cost model (:data:`COST`, fitted by ``python -m bench.calibrate``,
-see ``docs/tuning.md``) turns these into predicted nanoseconds per lookup.
+see ``docs/tuning.md``; :data:`COST_CACHED` for keys that stay in the cache)
+turns these into predicted nanoseconds per lookup.
 :func:`tune` then builds the few best predictions on the full keys, times
 real lookups, and returns the Pareto front of (bytes, ns per lookup).
 ``LearnedIndex(keys)`` without a configuration uses the cost model alone
@@ -41,6 +42,18 @@ COST = {"base": 0.0, "per_stage": 4.1, "per_log2": 7.37, "per_deep_step": 12.05,
 #: first fitted on; the AMD machine's is 512 KiB, and the refit there (2026-12-07) kept
 #: the threshold, so the model charges nothing for size below 2 MiB.
 L2_BYTES = 2 << 20
+#: keys of at most this many bytes stay in the cache between lookups (a quarter of the
+#: AMD machine's 32 MiB L3), and are priced by :data:`COST_CACHED`: there, at 10^6 64-bit
+#: keys (7.6 MiB), its picks were faster; at 2*10^6 the two weight sets tied, and at
+#: 4*10^6 :data:`COST`'s picks were faster (``docs/tuning.md``, "Keys that stay in the cache")
+CACHED_KEY_BYTES = 8 << 20
+#: the terms a cached key array changes: a window's halvings cost less when its lines
+#: come from the L3, and the index's size counts from the L2 of this machine's cores
+CACHED_TERMS = ("per_log2", "per_log2_past_l2")
+#: :data:`COST` with :data:`CACHED_TERMS` refitted to batch lookups of 10^6 keys (two runs
+#: of ``python -m bench.calibrate --n 1e6``, pooled), the size counted from :data:`L2_BYTES_CACHED`
+COST_CACHED = dict(COST, per_log2=2.52, per_log2_past_l2=2.47)
+L2_BYTES_CACHED = 512 << 10
 
 #: stages tried by :func:`tune` (a grid) and by :func:`auto_config` (its first entries)
 STAGE_GRID = (("robust_linear", "linear", "linear"), ("linear", "linear"), ("radix", "linear"),
@@ -241,10 +254,10 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
         size = 8 * rmi.HEADER
         est = {"log2_window": 0.0, "log2_searched": 0.0, "fence_probes": 0.0,
                "fence_share": 0.0, "deep_steps": 0.0, "narrow_steps": 0.0}
-        ns = predict_ns(features(config["stages"], est, size))
+        ns = predict_ns(features(config["stages"], est, size, True), True)
         return [dict(est, nbytes=size, predicted_ns=ns) for _ in windows]
     sample = train.upper_sample(keys, step)
-    stages = config["stages"]
+    stages, in_cache = config["stages"], cached(keys)
     n_mid = (config.get("n_mid") or 1) if len(stages) == 3 else 0
     p = train.skeleton(sample, stages, config["n_leaves"], n_mid, step=step, n_total=n)
     ids, _ = train.route_keys(sample, p, 0, sample.shape[0])
@@ -280,28 +293,36 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
                "deep_steps": float((weight * deep).sum()),
                "narrow_steps": float((weight * steps).sum())}
         est["nbytes"] = int(nbytes)
-        est["predicted_ns"] = predict_ns(features(stages, est, nbytes))
+        est["predicted_ns"] = predict_ns(features(stages, est, nbytes, in_cache), in_cache)
         out.append(est)
     return out
 
 
-def features(stages, est, nbytes):
+def cached(keys):
+    """Whether ``keys`` are priced as staying in the cache (:data:`CACHED_KEY_BYTES`)."""
+    return keys.nbytes <= CACHED_KEY_BYTES
+
+
+def features(stages, est, nbytes, cached=False):
     """The cost model's terms for a configuration (keys of :data:`COST`) from its
-    estimate ``est`` (see :func:`estimate`) and size.
+    estimate ``est`` (see :func:`estimate`) and size; ``cached``: whether the keys
+    stay in the cache (see :func:`cached`).
 
     ``per_log2``: mean ``log2(window + 1)`` of the last-mile search (of the piece
     left after narrowing);
     ``per_deep_step``: mean search steps past a prefetched window (see
     :func:`.wide.prefetch_window`); ``per_fence_leaf``: share of lookups that
     enter a fence leaf; ``per_fence``: mean fence levels descended;
-    ``per_log2_past_l2``: ``log2`` of the size beyond :data:`L2_BYTES`;
+    ``per_log2_past_l2``: ``log2`` of the size beyond :data:`L2_BYTES`
+    (:data:`L2_BYTES_CACHED` for cached keys);
     ``per_narrow_step``: mean narrowing steps (see :func:`.wide.narrow`);
     ``per_ring``: 1 for an index whose batches take the ring pipeline
     (:func:`.rmi.ring_pipeline`: a network root, or fence leaves, as far as the
     sampled leaves show them), 0 for one that takes the faster stage passes
     (:mod:`.batch`).
     """
-    past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(L2_BYTES), 0.0)
+    l2 = L2_BYTES_CACHED if cached else L2_BYTES
+    past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(l2), 0.0)
     ring = est["fence_share"] > 0 or FAMILIES[stages[0]][1] == FORM_MLP    # as rmi.has_network
     return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": est["log2_searched"],
             "per_deep_step": est["deep_steps"], "per_fence": est["fence_probes"],
@@ -309,9 +330,11 @@ def features(stages, est, nbytes):
             "per_narrow_step": est["narrow_steps"], "per_ring": float(ring)}
 
 
-def predict_ns(terms):
-    """Predicted ns per batch lookup for the terms of :func:`features`."""
-    return float(sum(COST[k] * v for k, v in terms.items()))
+def predict_ns(terms, cached=False):
+    """Predicted ns per batch lookup for the terms of :func:`features` (weights
+    :data:`COST_CACHED` for cached keys, :data:`COST` otherwise)."""
+    cost = COST_CACHED if cached else COST
+    return float(sum(cost[k] * v for k, v in terms.items()))
 
 
 def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES, memo=None):

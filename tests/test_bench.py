@@ -306,10 +306,38 @@ def test_calibration_times_every_configuration_in_rounds(monkeypatch):
     config, features, ns = rows[0]
     est = tune.estimate(keys, grid[0], train.sample_step(keys.size), (config["max_window"],))[0]
     assert config == dict(grid[0], max_window=None)
-    assert features == calibrate._features(grid[0], est, LearnedIndex(keys, **config).nbytes)
+    assert features == calibrate._features(grid[0], est, LearnedIndex(keys, **config).nbytes,
+                                           tune.cached(keys))
     assert all(np.isfinite(r[2]) and r[2] > 0 for r in rows)
     cost = calibrate.fit(rows)
     assert list(cost) == list(tune.COST) and all(v >= 0 for v in cost.values())
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_calibration_fit_recovers_the_weights(cached):
+    """On times made from known weights, the fit returns them: all of them for keys
+    in memory, only CACHED_TERMS for cached keys (the others stay at COST's, even
+    where the times were made with other values)."""
+    from bench import calibrate
+    from learned_index import tune
+
+    rng = np.random.default_rng(7)
+    names = list(tune.COST)
+    truth = {k: float(v) for k, v in zip(names, rng.uniform(1.0, 20.0, len(names)))}
+    x = rng.uniform(0.0, 4.0, (300, len(names)))
+    x[:, names.index("base")] = 1.0
+    if cached:
+        truth = dict(tune.COST, per_log2=1.5, per_log2_past_l2=6.25)
+    rows = [({}, list(r), float(r @ np.array([truth[k] for k in names]))) for r in x]
+    cost = calibrate.fit(rows, cached)
+    assert list(cost) == names
+    assert all(cost[k] == pytest.approx(truth[k], abs=0.006) for k in names)
+    if cached:
+        wrong = dict(truth, per_stage=truth["per_stage"] + 3.0)
+        rows = [({}, list(r), float(r @ np.array([wrong[k] for k in names]))) for r in x]
+        refit = calibrate.fit(rows, True)
+        assert {k: refit[k] for k in names if k not in tune.CACHED_TERMS} == \
+            {k: tune.COST[k] for k in names if k not in tune.CACHED_TERMS}
 
 
 def test_calibration_stops_on_a_wrong_answer(monkeypatch):

@@ -216,6 +216,31 @@ def test_ring_term_marks_the_indexes_that_take_the_ring_pipeline(stages, max_win
     assert set(terms) == set(tune_module.COST)
 
 
+@pytest.mark.parametrize("in_cache", [True, False])
+def test_cached_keys_are_priced_by_their_own_weights(monkeypatch, in_cache):
+    """Keys within CACHED_KEY_BYTES are priced by COST_CACHED with the size counted
+    from L2_BYTES_CACHED; larger keys by COST from L2_BYTES. Checked on the estimate's
+    prediction against the weighted sum written out."""
+    keys = synthetic("lognormal", 200_000)
+    if not in_cache:
+        monkeypatch.setattr(tune_module, "CACHED_KEY_BYTES", keys.nbytes - 1)
+    assert tune_module.cached(keys) == in_cache
+    config = {"stages": ("linear", "linear"), "n_leaves": 1 << 16}
+    est = tune_module.estimate(keys, config, train.sample_step(keys.size), (None, 8))
+    cost = tune_module.COST_CACHED if in_cache else tune_module.COST
+    l2 = tune_module.L2_BYTES_CACHED if in_cache else tune_module.L2_BYTES
+    for e in est:
+        assert e["nbytes"] > tune_module.L2_BYTES_CACHED
+        terms = tune_module.features(config["stages"], e, e["nbytes"], in_cache)
+        assert terms["per_log2_past_l2"] == pytest.approx(max(np.log2(e["nbytes"] / l2), 0.0))
+        want = sum(cost[k] * v for k, v in terms.items())
+        assert e["predicted_ns"] == pytest.approx(want)
+        other = tune_module.predict_ns(terms, not in_cache)
+        assert other != pytest.approx(want)         # the regimes' weights differ on these terms
+    assert [k for k in tune_module.COST if tune_module.COST[k] != tune_module.COST_CACHED[k]] \
+        == list(tune_module.CACHED_TERMS)
+
+
 def test_tiny_and_empty_inputs():
     for keys in (np.zeros(0, np.uint64), np.array([5], np.int32), np.arange(1000.0)):
         res = tune(keys, lookups=100, repeats=1, confirm=1)
