@@ -37,10 +37,10 @@ import numpy as np
 from . import datasets
 
 
-def _features(config, est, nbytes, cached=False):
+def _features(config, est, nbytes, in_cache=False):
     from learned_index import tune
 
-    terms = tune.features(config["stages"], est, nbytes, cached)
+    terms = tune.features(config["stages"], est, nbytes, in_cache)
     return [terms[k] for k in tune.COST]
 
 
@@ -90,11 +90,11 @@ def measure(keys, lookups=1_000_000, repeats=3, seed=0):
     return [(cfg, x, t * ref / a) for rows, ts, a in timed for (cfg, x), t in zip(rows, ts)]
 
 
-def fit(rows, cached=False):
+def fit(rows, in_cache=False):
     """Constants ``{name: value}`` for ``rows``: non-negative least squares of the
     *relative* error, so that fast configurations, the ones a tuner must rank,
-    weigh as much as slow ones. For ``cached`` keys (rows of keys that stay in the
-    cache, :func:`learned_index.tune.cached`) only the weights of
+    weigh as much as slow ones. For keys that stay in the cache (``in_cache``, see
+    :func:`learned_index.tune.cached`) only the weights of
     :data:`learned_index.tune.CACHED_TERMS` are fitted, the others kept at
     :data:`learned_index.tune.COST`'s."""
     from scipy.optimize import nnls
@@ -102,7 +102,7 @@ def fit(rows, cached=False):
     from learned_index import tune
 
     names = list(tune.COST)
-    free = [names.index(k) for k in (tune.CACHED_TERMS if cached else names)]
+    free = [names.index(k) for k in (tune.CACHED_TERMS if in_cache else names)]
     kept = np.array([0.0 if i in free else tune.COST[k] for i, k in enumerate(names)])
     b = np.array([r[2] for r in rows])
     a = np.array([r[1] for r in rows]) / b[:, None]
@@ -138,9 +138,9 @@ def main(argv=None):
         raise SystemExit("*** the sets' keys fall on both sides of tune.CACHED_KEY_BYTES: "
                          "calibrate them separately")
     rows = [r for rs in by_set.values() for r in rs]
-    cached = regimes.pop()
-    cost = fit(rows, cached)
-    print("COST_CACHED =" if cached else "COST =", cost)
+    in_cache = regimes.pop()
+    cost = fit(rows, in_cache)
+    print("COST_CACHED =" if in_cache else "COST =", cost)
     coef = np.array(list(cost.values()))
     for name, rs in by_set.items():
         pred = np.array([r[1] for r in rs]) @ coef

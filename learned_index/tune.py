@@ -249,15 +249,14 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
 
     O(n / step) for the upper stages, plus the keys of at most ``draws`` leaves.
     """
-    n = keys.shape[0]
+    n, stages, in_cache = keys.shape[0], config["stages"], cached(keys)
     if n == 0:
         size = 8 * rmi.HEADER
         est = {"log2_window": 0.0, "log2_searched": 0.0, "fence_probes": 0.0,
                "fence_share": 0.0, "deep_steps": 0.0, "narrow_steps": 0.0}
-        ns = predict_ns(features(config["stages"], est, size, True), True)
+        ns = predict_ns(features(stages, est, size, in_cache), in_cache)
         return [dict(est, nbytes=size, predicted_ns=ns) for _ in windows]
     sample = train.upper_sample(keys, step)
-    stages, in_cache = config["stages"], cached(keys)
     n_mid = (config.get("n_mid") or 1) if len(stages) == 3 else 0
     p = train.skeleton(sample, stages, config["n_leaves"], n_mid, step=step, n_total=n)
     ids, _ = train.route_keys(sample, p, 0, sample.shape[0])
@@ -303,9 +302,9 @@ def cached(keys):
     return keys.nbytes <= CACHED_KEY_BYTES
 
 
-def features(stages, est, nbytes, cached=False):
+def features(stages, est, nbytes, in_cache=False):
     """The cost model's terms for a configuration (keys of :data:`COST`) from its
-    estimate ``est`` (see :func:`estimate`) and size; ``cached``: whether the keys
+    estimate ``est`` (see :func:`estimate`) and size; ``in_cache``: whether the keys
     stay in the cache (see :func:`cached`).
 
     ``per_log2``: mean ``log2(window + 1)`` of the last-mile search (of the piece
@@ -321,7 +320,7 @@ def features(stages, est, nbytes, cached=False):
     sampled leaves show them), 0 for one that takes the faster stage passes
     (:mod:`.batch`).
     """
-    l2 = L2_BYTES_CACHED if cached else L2_BYTES
+    l2 = L2_BYTES_CACHED if in_cache else L2_BYTES
     past_l2 = max(float(np.log2(max(nbytes, 1))) - np.log2(l2), 0.0)
     ring = est["fence_share"] > 0 or FAMILIES[stages[0]][1] == FORM_MLP    # as rmi.has_network
     return {"base": 1.0, "per_stage": float(len(stages)), "per_log2": est["log2_searched"],
@@ -330,10 +329,10 @@ def features(stages, est, nbytes, cached=False):
             "per_narrow_step": est["narrow_steps"], "per_ring": float(ring)}
 
 
-def predict_ns(terms, cached=False):
+def predict_ns(terms, in_cache=False):
     """Predicted ns per batch lookup for the terms of :func:`features` (weights
     :data:`COST_CACHED` for cached keys, :data:`COST` otherwise)."""
-    cost = COST_CACHED if cached else COST
+    cost = COST_CACHED if in_cache else COST
     return float(sum(cost[k] * v for k, v in terms.items()))
 
 

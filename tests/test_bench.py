@@ -313,8 +313,8 @@ def test_calibration_times_every_configuration_in_rounds(monkeypatch):
     assert list(cost) == list(tune.COST) and all(v >= 0 for v in cost.values())
 
 
-@pytest.mark.parametrize("cached", [False, True])
-def test_calibration_fit_recovers_the_weights(cached):
+@pytest.mark.parametrize("in_cache", [False, True])
+def test_calibration_fit_recovers_the_weights(in_cache):
     """On times made from known weights, the fit returns them: all of them for keys
     in memory, only CACHED_TERMS for cached keys (the others stay at COST's, even
     where the times were made with other values)."""
@@ -326,13 +326,13 @@ def test_calibration_fit_recovers_the_weights(cached):
     truth = {k: float(v) for k, v in zip(names, rng.uniform(1.0, 20.0, len(names)))}
     x = rng.uniform(0.0, 4.0, (300, len(names)))
     x[:, names.index("base")] = 1.0
-    if cached:
+    if in_cache:
         truth = dict(tune.COST, per_log2=1.5, per_log2_past_l2=6.25)
     rows = [({}, list(r), float(r @ np.array([truth[k] for k in names]))) for r in x]
-    cost = calibrate.fit(rows, cached)
+    cost = calibrate.fit(rows, in_cache)
     assert list(cost) == names
     assert all(cost[k] == pytest.approx(truth[k], abs=0.006) for k in names)
-    if cached:
+    if in_cache:
         wrong = dict(truth, per_stage=truth["per_stage"] + 3.0)
         rows = [({}, list(r), float(r @ np.array([wrong[k] for k in names]))) for r in x]
         refit = calibrate.fit(rows, True)
