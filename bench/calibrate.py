@@ -128,15 +128,15 @@ def main(argv=None):
         t = time.perf_counter()
         keys = _coerce.as_keys(datasets.GENERATORS[name](args.n))
         regimes.add(tune.cached(keys))
+        if len(regimes) > 1:
+            raise SystemExit("*** the sets' keys fall on both sides of tune.CACHED_KEY_BYTES: "
+                             "calibrate them separately")
         by_set[name] = measure(keys, args.lookups, args.repeats)
         print(f"{name}: {len(by_set[name])} configurations timed in {time.perf_counter() - t:.0f} s",
               flush=True)
     if args.out:
         with open(args.out, "w") as f:
             json.dump({k: [[str(c), x, ns] for c, x, ns in rs] for k, rs in by_set.items()}, f)
-    if len(regimes) > 1:
-        raise SystemExit("*** the sets' keys fall on both sides of tune.CACHED_KEY_BYTES: "
-                         "calibrate them separately")
     rows = [r for rs in by_set.values() for r in rs]
     in_cache = regimes.pop()
     cost = fit(rows, in_cache)

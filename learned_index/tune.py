@@ -44,8 +44,9 @@ COST = {"base": 0.0, "per_stage": 4.1, "per_log2": 7.37, "per_deep_step": 12.05,
 L2_BYTES = 2 << 20
 #: keys of at most this many bytes stay in the cache between lookups (a quarter of the
 #: AMD machine's 32 MiB L3), and are priced by :data:`COST_CACHED`: there, at 10^6 64-bit
-#: keys (7.6 MiB), its picks were faster; at 2*10^6 the two weight sets tied, and at
-#: 4*10^6 :data:`COST`'s picks were faster (``docs/tuning.md``, "Keys that stay in the cache")
+#: keys (7.6 MiB), its picks were faster; at 2*10^6 they were as fast on most sets but 1.1x
+#: slower on one, and at 4*10^6 up to 1.28x slower (``docs/tuning.md``, "Keys that stay in
+#: the cache")
 CACHED_KEY_BYTES = 8 << 20
 #: the terms a cached key array changes: a window's halvings cost less when its lines
 #: come from the L3, and the index's size counts from the L2 of this machine's cores
@@ -53,6 +54,8 @@ CACHED_TERMS = ("per_log2", "per_log2_past_l2")
 #: :data:`COST` with :data:`CACHED_TERMS` refitted to batch lookups of 10^6 keys (two runs
 #: of ``python -m bench.calibrate --n 1e6``, pooled), the size counted from :data:`L2_BYTES_CACHED`
 COST_CACHED = dict(COST, per_log2=2.52, per_log2_past_l2=2.47)
+#: size past which a model over cached keys pays ``per_log2_past_l2`` per doubling: the
+#: AMD machine's L2 per core
 L2_BYTES_CACHED = 512 << 10
 
 #: stages tried by :func:`tune` (a grid) and by :func:`auto_config` (its first entries)
