@@ -64,7 +64,7 @@ def measure(keys, lookups=1_000_000, repeats=3, seed=0):
     from learned_index.fences import keys_per_line
 
     keys = _coerce.as_keys(keys)    # as the tuner sees them (read-only: one compiled kernel)
-    n = keys.shape[0]
+    n, in_cache = keys.shape[0], tune.cached(keys)
     qs = keys[np.random.default_rng(seed).integers(0, n, lookups)]
     want = np.searchsorted(keys, qs)
     step = train.sample_step(n)
@@ -84,7 +84,7 @@ def measure(keys, lookups=1_000_000, repeats=3, seed=0):
             if not np.array_equal(idx.lower_bound(qs), want):
                 raise SystemExit(f"*** WRONG ANSWERS from {cfg}: calibration aborted")
         ns = tune._time_rounds([anchor] + built, qs, repeats)
-        timed.append(([(cfg, _features(config, est, idx.nbytes, tune.cached(keys)))
+        timed.append(([(cfg, _features(config, est, idx.nbytes, in_cache))
                        for (cfg, config, est), idx in zip(group, built)], ns[1:], ns[0]))
     ref = float(np.median([a for _, _, a in timed]))
     return [(cfg, x, t * ref / a) for rows, ts, a in timed for (cfg, x), t in zip(rows, ts)]
@@ -103,12 +103,11 @@ def fit(rows, in_cache=False):
 
     names = list(tune.COST)
     free = [names.index(k) for k in (tune.CACHED_TERMS if in_cache else names)]
-    kept = np.array([0.0 if i in free else tune.COST[k] for i, k in enumerate(names)])
+    weights = np.array([0.0 if i in free else tune.COST[k] for i, k in enumerate(names)])
     b = np.array([r[2] for r in rows])
     a = np.array([r[1] for r in rows]) / b[:, None]
-    coef, _ = nnls(a[:, free], 1.0 - a @ kept)
-    kept[free] = coef
-    return dict(zip(names, (round(float(c), 2) for c in kept)))
+    weights[free], _ = nnls(a[:, free], 1.0 - a @ weights)
+    return dict(zip(names, (round(float(c), 2) for c in weights)))
 
 
 def main(argv=None):
