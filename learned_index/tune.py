@@ -82,6 +82,10 @@ MID_RATIOS = (2, 16)
 #: each doubling of an index's size must buy this share of speed for the tuner to
 #: take it (see :func:`_rank`): it does not spend memory on noise
 SIZE_PRICE = 0.03
+#: a timed index must be this much faster than the cost model's choice (by :func:`_rank`)
+#: for the tuner to take it instead: on a shared machine one index's timings move by a
+#: third within seconds (``docs/tuning.md``, "Confirming by timing")
+SWITCH_MARGIN = 0.03
 #: the tuner also times the best prediction at most 1/COMPACT_RATIO the size of the best
 COMPACT_RATIO = 4
 
@@ -396,14 +400,16 @@ def _score(keys, grid, step, max_bytes, windows, memo=None):
     return scored
 
 
-def _time_rounds(indexes, queries, repeats):
+def _time_rounds(indexes, queries, repeats, ref=None):
     """Median ns per batch lookup of each of ``indexes`` over ``repeats`` rounds.
 
     Each round times every index once, starting one further along each
     round: a slow spell of the machine (another process, a frequency drop)
     falls on all of them rather than on whichever was timed then, and none
-    always runs right after the same neighbour. O(len(indexes) * repeats)
-    batches of ``queries``.
+    always runs right after the same neighbour. With ``ref``, each index's
+    time is paired with that of ``indexes[ref]`` in the same round: the
+    median of its ratio to it, times its median, so a spell that slows a
+    whole round cancels out. O(len(indexes) * repeats) batches of ``queries``.
     """
     for idx in indexes:
         idx.lower_bound(queries[:16])       # compiled and paged in
@@ -414,6 +420,8 @@ def _time_rounds(indexes, queries, repeats):
             t = time.perf_counter()
             indexes[i].lower_bound(queries)
             times[r, i] = time.perf_counter() - t
+    if ref is not None:
+        times = times / times[:, [ref]] * np.median(times[:, ref])
     return [float(ns) for ns in np.median(times, axis=0) / queries.shape[0] * 1e9]
 
 
@@ -426,7 +434,7 @@ def _pareto(rows):
     return front
 
 
-def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats=3, seed=0,
+def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=100_000, repeats=7, seed=0,
          stage_grid=STAGE_GRID, search_kinds=tuple(SEARCH_KINDS), progress=None):
     """Choose the configuration of a :class:`~learned_index.LearnedIndex` for ``keys``.
 
@@ -449,8 +457,11 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
     confirm : int
         How many predictions to confirm by timing: the best of each stage
         layout first. Timed too: the configuration ``LearnedIndex(keys)``
-        would build (:func:`auto_config`) when it fits ``max_bytes``. Under
-        ``max_bytes`` the fastest timed index wins. Without it, the best
+        would build (:func:`auto_config`) when it fits ``max_bytes``. Each
+        index is timed round by round against that default (else against the
+        best prediction), and another replaces it only if it is at least
+        :data:`SWITCH_MARGIN` faster. Under ``max_bytes`` the fastest timed
+        index wins. Without it, the best
         prediction of at most a quarter the size of the best one is timed too,
         and a smaller index that is about as fast wins: each doubling of the
         size must buy 3% of speed (:data:`SIZE_PRICE`).
@@ -511,7 +522,8 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
         rng = np.random.default_rng(seed)
         queries = arr[rng.integers(0, n, min(lookups, 4 * n))]
         chosen = _diverse(rows, confirm)
-        extras = [_default_row(arr, rows, step, max_bytes, memo)]
+        default = _default_row(arr, rows, step, max_bytes, memo)
+        extras = [default]
         if max_bytes is None:
             extras.append(_compact_row(rows, chosen))
         for extra in extras:
@@ -526,18 +538,35 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=200_000, repeats
             built.append(LearnedIndex(arr, **cfg))
             row.update(nbytes=built[-1].nbytes, measured=True)
         say(f"timing {len(built)} indexes: {repeats} rounds of {queries.shape[0]:,} lookups")
-        for row, ns in zip(chosen, _time_rounds(built, queries, repeats)):
+        # timed against the cost model's choice: the default, else the best prediction
+        ref = next((j for j, row in enumerate(chosen) if row is default), 0)
+        for row, ns in zip(chosen, _time_rounds(built, queries, repeats, ref)):
             row["ns"] = ns
-        i = min(range(len(chosen)), key=lambda j: rank(chosen[j]))
+        i = _pick(chosen, ref, rank)
         best, index = chosen[i], built[i]
         del built
         kinds = [index._with_search(kind) for kind in search_kinds]
-        times = _time_rounds(kinds, queries, repeats)
-        i = int(np.argmin(times))
+        ref = search_kinds.index(index.search_) if index.search_ in search_kinds else 0
+        times = _time_rounds(kinds, queries, repeats, ref)
+        i = _pick([{"ns": t, "nbytes": index.nbytes} for t in times], ref, _rank(False))
         best, index = dict(best, search=search_kinds[i], ns=times[i]), kinds[i]
     front = _pareto(rows)
     return {"config": _config(best), "index": index, "front": front, "candidates": rows,
             "seconds": time.perf_counter() - t0}
+
+
+def _pick(rows, ref, rank):
+    """Position of the timed row to keep: the best by ``rank``, unless it beats
+    ``rows[ref]`` by less than :data:`SWITCH_MARGIN`; then ``ref``.
+
+    >>> rows = [{"ns": 100.0, "nbytes": 1}, {"ns": 98.0, "nbytes": 1}, {"ns": 99.0, "nbytes": 1}]
+    >>> _pick(rows, 0, _rank(False)), _pick(rows, 1, _rank(False))
+    (0, 1)
+    >>> _pick(rows + [{"ns": 95.0, "nbytes": 1}], 0, _rank(False))
+    3
+    """
+    i = min(range(len(rows)), key=lambda j: rank(rows[j]))
+    return i if rank(rows[i])[0] < (1.0 - SWITCH_MARGIN) * rank(rows[ref])[0] else ref
 
 
 def _diverse(rows, count):

@@ -1,5 +1,6 @@
 """The tuner: respects max_bytes, is deterministic for a seed, and its choices are exact."""
 import time
+import types
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from learned_index import _coerce, rmi, train, wide
 from learned_index import tune as tune_module
 from learned_index.models import LEAF_CODES
 from learned_index.models.common import key_bits
+from learned_index.index import DEFAULT_SEARCH
 from learned_index.tune import MIN_TUNE, auto_config, tune
 
 SETS = ("uniform_dense", "lognormal", "clustered", "duplicates", "float_wide")
@@ -187,6 +189,53 @@ def test_timing_rounds_interleave_the_candidates():
     assert ns[0] >= 8_000 and ns[0] > max(ns[1:]) and min(ns) > 0
 
 
+def test_timing_rounds_pair_each_index_with_the_reference(monkeypatch):
+    """With ``ref``, an index's time is the median over the rounds of its ratio to the
+    reference's time in the same round, times the reference's median; without, its median."""
+    clock = [0.0]
+    monkeypatch.setattr(tune_module, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+
+    class Fake:
+        def __init__(self, seconds):
+            self.seconds = list(seconds)
+
+        def lower_bound(self, q):
+            if q.shape[0] > 16:                 # the warm-up batch takes no time
+                clock[0] += self.seconds.pop(0)
+
+    queries = np.arange(500, dtype=np.uint64)
+    ref_s, other_s = [1.0, 2.0, 4.0], [2.0, 1.6, 3.0]       # seconds per round
+    ns = tune_module._time_rounds([Fake(ref_s), Fake(other_s)], queries, 3)
+    assert np.allclose(ns, [2.0e9 / 500, 2.0e9 / 500])
+    ns = tune_module._time_rounds([Fake(ref_s), Fake(other_s)], queries, 3, ref=0)
+    # ratios 2.0, 0.8, 0.75: median 0.8, times the reference's median 2 s
+    assert np.allclose(ns, [2.0e9 / 500, 1.6e9 / 500])
+
+
+@pytest.mark.parametrize("others, switch", [(98.0, False), (96.0, True)])
+def test_timed_indexes_replace_the_default_only_by_a_margin(monkeypatch, others, switch):
+    """Each timed index is paired with the default's (then with the winner's own search),
+    and replaces it only if at least ``SWITCH_MARGIN`` (3%) faster."""
+    keys = synthetic("lognormal", 4 * MIN_TUNE)
+    default = auto_config(keys)
+    refs = []
+
+    def timed(indexes, queries, repeats, ref=None):
+        refs.append(indexes[ref])
+        return [100.0 if i == ref else others for i in range(len(indexes))]
+
+    monkeypatch.setattr(tune_module, "_time_rounds", timed)
+    res = tune(keys, max_bytes=4_000_000, repeats=1)
+    assert len(refs) == 2
+    built = refs[0].stats()
+    assert {k: built[k] for k in default} == default
+    assert refs[1].search_ == DEFAULT_SEARCH                # the winner, as built
+    chosen = {k: res["config"][k] for k in default}
+    assert (chosen != default) == switch
+    assert (res["config"]["search"] != refs[1].search_) == switch
+    assert res["index"].search_ == res["config"]["search"]
+
+
 def test_auto_stages_use_the_cost_model():
     keys = synthetic("lognormal", 4 * MIN_TUNE)
     idx = LearnedIndex(keys, stages="auto")
@@ -283,12 +332,17 @@ def test_default_configuration_is_always_timed():
     default = LearnedIndex(keys).stats()
     keys_ = ("stages", "n_leaves", "max_window")
     assert any(all(r[k] == default[k] for k in keys_) for r in timed) and len(timed) <= 3
-    # the choice (each doubling of size must buy 3% of speed): no timed index is
-    # faster and no larger, nor at most 3% slower and less than half its size
+    # the choice: each doubling of size must buy 3% of speed, and the winner must beat
+    # the default by 3%
+    price = -np.log2(1.0 - tune_module.SIZE_PRICE)
+    cost = {id(r): r["ns"] * r["nbytes"] ** price for r in timed}
     chosen = next(r for r in timed if all(r[k] == res["config"][k] for k in keys_ + ("n_mid",)))
-    for r in timed:
-        assert not (r["ns"] < chosen["ns"] and r["nbytes"] <= chosen["nbytes"])
-        assert not (r["ns"] <= chosen["ns"] * 1.03 and r["nbytes"] < chosen["nbytes"] / 2)
+    dflt = next(r for r in timed if all(r[k] == default[k] for k in keys_ + ("n_mid",)))
+    margin = 1.0 - tune_module.SWITCH_MARGIN
+    if chosen is dflt:
+        assert min(cost.values()) >= margin * cost[id(dflt)]
+    else:
+        assert cost[id(chosen)] == min(cost.values()) < margin * cost[id(dflt)]
 
 
 @njit
