@@ -52,7 +52,7 @@ def measure(keys, lookups=1_000_000, repeats=3, seed=0):
     """Rows ``(config, features, measured ns)`` over the tuner's grid for ``keys``.
 
     The configurations are built :data:`GROUP` at a time and each group is
-    timed in ``repeats`` interleaved rounds (:func:`learned_index.tune._time_rounds`,
+    timed in ``repeats`` interleaved rounds (:func:`learned_index.timing.time_rounds`,
     median per index) together with an *anchor*, an index of the grid's first
     configuration timed in every group. Within a group, identical indexes
     measure alike; between groups, the machine's speed drifts (by a third
@@ -60,7 +60,7 @@ def measure(keys, lookups=1_000_000, repeats=3, seed=0):
     anchor's median over all groups divided by its time in that group. Every
     index's answers are checked first.
     """
-    from learned_index import LearnedIndex, _coerce, train, tune
+    from learned_index import LearnedIndex, _coerce, timing, train, tune
     from learned_index.fences import keys_per_line
 
     keys = _coerce.as_keys(keys)    # as the tuner sees them (read-only: one compiled kernel)
@@ -83,7 +83,7 @@ def measure(keys, lookups=1_000_000, repeats=3, seed=0):
         for (cfg, _, _), idx in zip(group, built):
             if not np.array_equal(idx.lower_bound(qs), want):
                 raise SystemExit(f"*** WRONG ANSWERS from {cfg}: calibration aborted")
-        ns = tune._time_rounds([anchor] + built, qs, repeats)
+        ns = timing.time_rounds([anchor] + built, qs, repeats)
         timed.append(([(cfg, _features(config, est, idx.nbytes, in_cache))
                        for (cfg, config, est), idx in zip(group, built)], ns[1:], ns[0]))
     ref = float(np.median([a for _, _, a in timed]))

@@ -27,7 +27,7 @@ import time
 import numpy as np
 from numba import njit
 
-from . import fences, rmi, train, wide
+from . import fences, rmi, timing, train, wide
 from .models import FAMILIES, FORM_MLP, LEAF_CODES
 from .search import SEARCH_KINDS
 
@@ -79,15 +79,7 @@ MIN_LEAF_KEYS = 4
 MAX_LEAVES = 1 << 22
 #: leaves per middle record in the grid's 3-stage configurations
 MID_RATIOS = (2, 16)
-#: each doubling of an index's size must buy this share of speed for the tuner to
-#: take it (see :func:`_rank`): it does not spend memory on noise
-SIZE_PRICE = 0.03
-#: a timed index must be this much faster than the cost model's choice (by :func:`_rank`)
-#: for the tuner to take it instead: on a shared machine one index's timings move by a
-#: third within seconds (``docs/tuning.md``, "Confirming by timing")
-SWITCH_MARGIN = 0.03
-#: the tuner also times the best prediction at most 1/COMPACT_RATIO the size of the best
-COMPACT_RATIO = 4
+
 
 
 def _most_leaves(n):
@@ -356,9 +348,10 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES, memo=None):
     about 10**8 keys at 4 MB), also the coarser powers of 4 of leaves (see
     :func:`_grid`). O(n / step + keys of the sampled leaves) per model
     configuration. Of these it returns the fastest prediction, where, as in
-    :func:`tune`, each doubling of the size must buy :data:`SIZE_PRICE` of
-    speed. ``memo``: estimates already made for ``keys``, reused and added
-    to (see :func:`_score`; :func:`tune` passes its own).
+    :func:`tune`, each doubling of the size must buy
+    :data:`~learned_index.timing.SIZE_PRICE` of speed. ``memo``: estimates
+    already made for ``keys``, reused and added to (see :func:`_score`;
+    :func:`tune` passes its own).
     """
     n = keys.shape[0]
     if n < MIN_TUNE:
@@ -373,7 +366,7 @@ def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES, memo=None):
         scored = _score(keys, _grid(n, layouts, small=True), step, max_bytes, windows, memo)
     if not scored:
         return None
-    rank = _rank(priced=True)           # as the tuner's timed choice: size has a price
+    rank = timing.rank(priced=True)     # as the tuner's timed choice: size has a price
     return min(scored, key=lambda t: rank({"ns": t[0], "nbytes": t[2]["nbytes"]}))[1]
 
 
@@ -398,40 +391,6 @@ def _score(keys, grid, step, max_bytes, windows, memo=None):
             scored.append((est["predicted_ns"], dict(config, max_window=mw), est))
     scored.sort(key=lambda t: (t[0], t[2]["nbytes"]))
     return scored
-
-
-def _time_rounds(indexes, queries, repeats, ref=None):
-    """Median ns per batch lookup of each of ``indexes`` over ``repeats`` rounds.
-
-    Each round times every index once, starting one further along each
-    round: a slow spell of the machine (another process, a frequency drop)
-    falls on all of them rather than on whichever was timed then, and none
-    always runs right after the same neighbour. With ``ref``, each index's
-    time is paired with that of ``indexes[ref]`` in the same round: the
-    median of its ratio to it, times its median, so a spell that slows a
-    whole round cancels out. O(len(indexes) * repeats) batches of ``queries``.
-    """
-    for idx in indexes:
-        idx.lower_bound(queries[:16])       # compiled and paged in
-    k = len(indexes)
-    times = np.empty((max(repeats, 1), k))
-    for r in range(times.shape[0]):
-        for i in np.roll(np.arange(k), -r):
-            t = time.perf_counter()
-            indexes[i].lower_bound(queries)
-            times[r, i] = time.perf_counter() - t
-    if ref is not None:
-        times = times / times[:, [ref]] * np.median(times[:, ref])
-    return [float(ns) for ns in np.median(times, axis=0) / queries.shape[0] * 1e9]
-
-
-def _pareto(rows):
-    """Rows not dominated in (nbytes, ns), ascending in bytes."""
-    front = []
-    for row in sorted(rows, key=lambda r: (r["nbytes"], r["ns"])):
-        if not front or row["ns"] < front[-1]["ns"]:
-            front.append(row)
-    return front
 
 
 def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=100_000, repeats=7, seed=0,
@@ -460,13 +419,14 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=100_000, repeats
         would build (:func:`auto_config`) when it fits ``max_bytes``. Each
         index is timed round by round against that default (else against the
         best prediction), and another replaces it only if it is at least
-        :data:`SWITCH_MARGIN` faster. Under ``max_bytes`` the fastest timed
-        index wins. Without it, the best
+        :data:`~learned_index.timing.SWITCH_MARGIN` faster. Under
+        ``max_bytes`` the fastest timed index wins. Without it, the best
         prediction of at most a quarter the size of the best one is timed too,
         and a smaller index that is about as fast wins: each doubling of the
-        size must buy 3% of speed (:data:`SIZE_PRICE`).
+        size must buy 3% of speed (:data:`~learned_index.timing.SIZE_PRICE`).
     lookups, repeats : int
-        Size of the timed batch and rounds of timing (median per index).
+        Size of the timed batch and rounds of timing (the median, paired
+        with the default, per index: :func:`~learned_index.timing.time_rounds`).
     seed : int
         Seed of the timed queries; the result is deterministic for a seed up
         to timing noise between near-equal candidates (``measure=False`` is
@@ -521,16 +481,16 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=100_000, repeats
     if measure and n:
         rng = np.random.default_rng(seed)
         queries = arr[rng.integers(0, n, min(lookups, 4 * n))]
-        chosen = _diverse(rows, confirm)
+        chosen = timing.diverse(rows, confirm)
         default = _default_row(arr, rows, step, max_bytes, memo)
         extras = [default]
         if max_bytes is None:
-            extras.append(_compact_row(rows, chosen))
+            extras.append(timing.compact_row(rows, chosen))
         for extra in extras:
             if extra is not None and all(extra is not c for c in chosen):
                 chosen.append(extra)
-        # under a cap the fastest wins, without one the size has a price (see _rank)
-        rank = _rank(priced=max_bytes is None)
+        # under a cap the fastest wins, without one the size has a price (see timing.rank)
+        rank = timing.rank(priced=max_bytes is None)
         built = []
         for row in chosen:
             cfg = _config(row)
@@ -540,76 +500,20 @@ def tune(keys, max_bytes=None, measure=True, confirm=4, lookups=100_000, repeats
         say(f"timing {len(built)} indexes: {repeats} rounds of {queries.shape[0]:,} lookups")
         # timed against the cost model's choice: the default, else the best prediction
         ref = next((j for j, row in enumerate(chosen) if row is default), 0)
-        for row, ns in zip(chosen, _time_rounds(built, queries, repeats, ref)):
+        for row, ns in zip(chosen, timing.time_rounds(built, queries, repeats, ref)):
             row["ns"] = ns
-        i = _pick(chosen, ref, rank)
+        i = timing.pick(chosen, ref, rank)
         best, index = chosen[i], built[i]
         del built
         kinds = [index._with_search(kind) for kind in search_kinds]
         ref = search_kinds.index(index.search_) if index.search_ in search_kinds else 0
-        times = _time_rounds(kinds, queries, repeats, ref)
-        i = _pick([{"ns": t, "nbytes": index.nbytes} for t in times], ref, _rank(False))
+        times = timing.time_rounds(kinds, queries, repeats, ref)
+        timed = [{"ns": t, "nbytes": index.nbytes} for t in times]
+        i = timing.pick(timed, ref, timing.rank(False))
         best, index = dict(best, search=search_kinds[i], ns=times[i]), kinds[i]
-    front = _pareto(rows)
+    front = timing.pareto(rows)
     return {"config": _config(best), "index": index, "front": front, "candidates": rows,
             "seconds": time.perf_counter() - t0}
-
-
-def _pick(rows, ref, rank):
-    """Position of the timed row to keep: the best by ``rank``, unless it beats
-    ``rows[ref]`` by less than :data:`SWITCH_MARGIN`; then ``ref``.
-
-    >>> rows = [{"ns": 100.0, "nbytes": 1}, {"ns": 98.0, "nbytes": 1}, {"ns": 99.0, "nbytes": 1}]
-    >>> _pick(rows, 0, _rank(False)), _pick(rows, 1, _rank(False))
-    (0, 1)
-    >>> _pick(rows + [{"ns": 95.0, "nbytes": 1}], 0, _rank(False))
-    3
-    """
-    i = min(range(len(rows)), key=lambda j: rank(rows[j]))
-    return i if rank(rows[i])[0] < (1.0 - SWITCH_MARGIN) * rank(rows[ref])[0] else ref
-
-
-def _diverse(rows, count):
-    """The best predicted row of each stage layout, best first, up to ``count`` rows.
-
-    The cost model ranks layouts less reliably than it ranks sizes within a
-    layout, so timing covers several layouts rather than one layout's variants.
-    """
-    out, seen = [], set()
-    for row in rows:
-        if row["stages"] not in seen:
-            seen.add(row["stages"])
-            out.append(row)
-    out += [r for r in rows if all(r is not o for o in out)]
-    return out[:count]
-
-
-def _compact_row(rows, chosen):
-    """The best predicted row at most 1/:data:`COMPACT_RATIO` the size of the best
-    predicted one (``chosen[0]``), or None: timed so that a much smaller index
-    that is about as fast can win (see :func:`_rank`)."""
-    if not chosen:
-        return None
-    cap = chosen[0]["nbytes"] / COMPACT_RATIO
-    return next((r for r in rows if r["nbytes"] <= cap), None)
-
-
-def _rank(priced):
-    """Sort key of timed rows: ``ns``, or with ``priced`` the size-priced
-    ``ns * (1 - SIZE_PRICE) ** -log2(nbytes)``; ties go to the smaller row.
-
-    Priced, a row twice the size of another wins only if it is
-    :data:`SIZE_PRICE` faster, one eight times the size if it is
-    ``1 - 0.97**3`` (8.7%) faster.
-
-    >>> rows = [{"ns": 33.0, "nbytes": 64e6}, {"ns": 35.0, "nbytes": 8e6}]
-    >>> min(rows, key=_rank(True))["nbytes"], min(rows, key=_rank(False))["nbytes"]
-    (8000000.0, 64000000.0)
-    >>> min([{"ns": 30.0, "nbytes": 64e6}, {"ns": 35.0, "nbytes": 8e6}], key=_rank(True))["ns"]
-    30.0
-    """
-    price = -np.log2(1.0 - SIZE_PRICE) if priced else 0.0
-    return lambda r: (r["ns"] * max(r["nbytes"], 1) ** price, r["nbytes"])
 
 
 def _default_row(keys, rows, step, max_bytes, memo):

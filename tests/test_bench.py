@@ -280,11 +280,11 @@ def test_calibration_times_every_configuration_in_rounds(monkeypatch):
     in groups of interleaved rounds, with the tuner's features, and ``fit`` turns the
     rows into one non-negative weight per term of the cost model."""
     from bench import calibrate
-    from learned_index import LearnedIndex, _coerce, train, tune
+    from learned_index import LearnedIndex, _coerce, timing, train, tune
 
     keys = _coerce.as_keys(datasets.lognormal(20_000))     # read-only, as the kernels see keys
     groups = []
-    real = tune._time_rounds
+    real = timing.time_rounds
 
     def recorded(indexes, queries, repeats):
         ns = real(indexes, queries, repeats)
@@ -292,7 +292,7 @@ def test_calibration_times_every_configuration_in_rounds(monkeypatch):
         # the machine slows down from group to group: the anchor takes that out
         return [t * len(groups) for t in ns]
 
-    monkeypatch.setattr(tune, "_time_rounds", recorded)
+    monkeypatch.setattr(timing, "time_rounds", recorded)
     rows = calibrate.measure(keys, lookups=2_000, repeats=2)
     grid = [c for c in tune._grid(keys.size, tune.STAGE_GRID) if c["n_leaves"].bit_length() % 2]
     assert len(rows) == 3 * len(grid) == sum(len(ix) - 1 for ix, _ in groups)

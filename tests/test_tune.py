@@ -10,7 +10,7 @@ from _data import synthetic
 from test_hybrid import step_keys
 from test_index import check_arrays, check_scalars, check_windows
 from learned_index import LearnedIndex
-from learned_index import _coerce, rmi, train, wide
+from learned_index import _coerce, rmi, timing, train, wide
 from learned_index import tune as tune_module
 from learned_index.models import LEAF_CODES
 from learned_index.models.common import key_bits
@@ -180,7 +180,7 @@ def test_timing_rounds_interleave_the_candidates():
                 time.sleep(self.pause)
             return np.searchsorted(keys, q)
 
-    ns = tune_module._time_rounds([Fake("a", 0.004), Fake("b", 0.0), Fake("c", 0.0)],
+    ns = timing.time_rounds([Fake("a", 0.004), Fake("b", 0.0), Fake("c", 0.0)],
                                   queries, 3)
     assert calls[:3] == [("a", 16), ("b", 16), ("c", 16)]
     assert [name for name, size in calls[3:]] == list("abcbcacab")
@@ -193,7 +193,7 @@ def test_timing_rounds_pair_each_index_with_the_reference(monkeypatch):
     """With ``ref``, an index's time is the median over the rounds of its ratio to the
     reference's time in the same round, times the reference's median; without, its median."""
     clock = [0.0]
-    monkeypatch.setattr(tune_module, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(timing, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
 
     class Fake:
         def __init__(self, seconds):
@@ -205,9 +205,9 @@ def test_timing_rounds_pair_each_index_with_the_reference(monkeypatch):
 
     queries = np.arange(500, dtype=np.uint64)
     ref_s, other_s = [1.0, 2.0, 4.0], [2.0, 1.6, 3.0]       # seconds per round
-    ns = tune_module._time_rounds([Fake(ref_s), Fake(other_s)], queries, 3)
+    ns = timing.time_rounds([Fake(ref_s), Fake(other_s)], queries, 3)
     assert np.allclose(ns, [2.0e9 / 500, 2.0e9 / 500])
-    ns = tune_module._time_rounds([Fake(ref_s), Fake(other_s)], queries, 3, ref=0)
+    ns = timing.time_rounds([Fake(ref_s), Fake(other_s)], queries, 3, ref=0)
     # ratios 2.0, 0.8, 0.75: median 0.8, times the reference's median 2 s
     assert np.allclose(ns, [2.0e9 / 500, 1.6e9 / 500])
 
@@ -224,7 +224,7 @@ def test_timed_indexes_replace_the_default_only_by_a_margin(monkeypatch, others,
         refs.append(indexes[ref])
         return [100.0 if i == ref else others for i in range(len(indexes))]
 
-    monkeypatch.setattr(tune_module, "_time_rounds", timed)
+    monkeypatch.setattr(timing, "time_rounds", timed)
     res = tune(keys, max_bytes=4_000_000, repeats=1)
     assert len(refs) == 2
     built = refs[0].stats()
@@ -334,11 +334,11 @@ def test_default_configuration_is_always_timed():
     assert any(all(r[k] == default[k] for k in keys_) for r in timed) and len(timed) <= 3
     # the choice: each doubling of size must buy 3% of speed, and the winner must beat
     # the default by 3%
-    price = -np.log2(1.0 - tune_module.SIZE_PRICE)
+    price = -np.log2(1.0 - timing.SIZE_PRICE)
     cost = {id(r): r["ns"] * r["nbytes"] ** price for r in timed}
     chosen = next(r for r in timed if all(r[k] == res["config"][k] for k in keys_ + ("n_mid",)))
     dflt = next(r for r in timed if all(r[k] == default[k] for k in keys_ + ("n_mid",)))
-    margin = 1.0 - tune_module.SWITCH_MARGIN
+    margin = 1.0 - timing.SWITCH_MARGIN
     if chosen is dflt:
         assert min(cost.values()) >= margin * cost[id(dflt)]
     else:
