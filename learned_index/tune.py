@@ -81,7 +81,6 @@ MAX_LEAVES = 1 << 22
 MID_RATIOS = (2, 16)
 
 
-
 def _most_leaves(n):
     """The most leaves tried for ``n`` keys: one per :data:`MIN_LEAF_KEYS` keys, at
     least 16, at most :data:`MAX_LEAVES`."""
