@@ -252,7 +252,7 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
         size = 8 * rmi.HEADER
         est = {"log2_window": 0.0, "log2_searched": 0.0, "fence_probes": 0.0,
                "fence_share": 0.0, "deep_steps": 0.0, "narrow_steps": 0.0}
-        ns = predict_ns(features(stages, est, size, in_cache), in_cache)
+        ns = _predicted(stages, est, size, in_cache)
         return [dict(est, nbytes=size, predicted_ns=ns) for _ in windows]
     sample = train.upper_sample(keys, step)
     n_mid = (config.get("n_mid") or 1) if len(stages) == 3 else 0
@@ -290,7 +290,7 @@ def estimate(keys, config, step, windows=(None,), draws=DRAWS, seed=0):
                "deep_steps": float((weight * deep).sum()),
                "narrow_steps": float((weight * steps).sum())}
         est["nbytes"] = int(nbytes)
-        est["predicted_ns"] = predict_ns(features(stages, est, nbytes, in_cache), in_cache)
+        est["predicted_ns"] = _predicted(stages, est, nbytes, in_cache)
         out.append(est)
     return out
 
@@ -332,6 +332,11 @@ def predict_ns(terms, in_cache=False):
     :data:`COST_CACHED` for cached keys, :data:`COST` otherwise)."""
     cost = COST_CACHED if in_cache else COST
     return float(sum(cost[k] * v for k, v in terms.items()))
+
+
+def _predicted(stages, est, nbytes, in_cache):
+    """:func:`predict_ns` of :func:`features`, both in the same regime."""
+    return predict_ns(features(stages, est, nbytes, in_cache), in_cache)
 
 
 def auto_config(keys, max_bytes=DEFAULT_MAX_BYTES, memo=None):

@@ -180,8 +180,7 @@ def test_timing_rounds_interleave_the_candidates():
                 time.sleep(self.pause)
             return np.searchsorted(keys, q)
 
-    ns = timing.time_rounds([Fake("a", 0.004), Fake("b", 0.0), Fake("c", 0.0)],
-                                  queries, 3)
+    ns = timing.time_rounds([Fake("a", 0.004), Fake("b", 0.0), Fake("c", 0.0)], queries, 3)
     assert calls[:3] == [("a", 16), ("b", 16), ("c", 16)]
     assert [name for name, size in calls[3:]] == list("abcbcacab")
     assert {size for _, size in calls[3:]} == {queries.shape[0]}
